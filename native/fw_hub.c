@@ -1,0 +1,206 @@
+/* fw_hub: decoder for the fedwear sensor-hub protocol v1 (docs/hub-protocol.md).
+ * Resynchronises on the next sync word after any malformed, corrupt or truncated frame. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_decode.h"
+
+#define MAX_FRAME (FW_HUB_HEADER + FW_HUB_MAX_PAYLOAD + FW_HUB_CRC)
+#define BUF_SIZE (4 * MAX_FRAME)
+#define PAYLOAD_FIXED 14 /* t0 (8) + period (4) + channels (1) + count (1) */
+#define MAX_COUNT 255
+#define N_COUNTERS (sizeof(fw_hub_stats_t) / sizeof(uint64_t))
+
+enum { C_BYTES, C_FRAMES, C_SAMPLES, C_CRC, C_BAD, C_GARBAGE, C_UNKNOWN, C_GAPS, C_LOST_FRAMES,
+       C_LOST_SAMPLES, C_OUT_OF_ORDER };
+_Static_assert(N_COUNTERS == C_OUT_OF_ORDER + 1, "counter enum mirrors fw_hub_stats_t");
+
+struct fw_hub_decoder {
+    fw_ring *rings[FW_HUB_MAX_SENSORS];
+    uint16_t last_seq[FW_HUB_MAX_SENSORS];
+    uint8_t have_seq[FW_HUB_MAX_SENSORS];
+    _Atomic uint64_t counters[N_COUNTERS];
+    size_t start, end; /* unread bytes are buf[start, end) */
+    uint8_t buf[BUF_SIZE];
+    unsigned char frames[MAX_COUNT * (8 + 4 * FW_HUB_MAX_CHANNELS)];
+};
+
+static void bump(fw_hub_decoder *d, int which, uint64_t n) {
+    _Atomic uint64_t *c = &d->counters[which]; /* single writer: the feeding thread */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+uint16_t fw_crc16(const uint8_t *data, size_t n) {
+    /* CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor. */
+    uint16_t crc = 0xFFFF;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= (uint16_t)(data[i] << 8);
+        for (int b = 0; b < 8; b++) {
+            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+        }
+    }
+    return crc;
+}
+
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32); }
+
+fw_hub_decoder *fw_hub_decoder_new(fw_ring *const *rings, size_t n_rings) {
+    if (n_rings > FW_HUB_MAX_SENSORS || (n_rings > 0 && rings == NULL)) return NULL;
+    for (size_t i = 0; i < n_rings; i++) {
+        if (rings[i] && fw_ring_channels(rings[i]) > FW_HUB_MAX_CHANNELS) return NULL;
+    }
+    fw_hub_decoder *d = calloc(1, sizeof *d);
+    if (d == NULL) return NULL;
+    for (size_t i = 0; i < N_COUNTERS; i++) atomic_init(&d->counters[i], 0);
+    for (size_t i = 0; i < n_rings; i++) d->rings[i] = rings[i];
+    return d;
+}
+
+void fw_hub_decoder_free(fw_hub_decoder *d) { free(d); }
+
+void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out) {
+    uint64_t v[N_COUNTERS];
+    for (size_t i = 0; i < N_COUNTERS; i++) {
+        v[i] = atomic_load_explicit(&((fw_hub_decoder *)d)->counters[i], memory_order_relaxed);
+    }
+    memcpy(out, v, sizeof v);
+}
+
+/* Sequence bookkeeping; returns 0 when the frame repeats or goes backwards. */
+static int accept_sequence(fw_hub_decoder *d, uint8_t sensor, uint16_t seq, uint8_t count) {
+    if (d->have_seq[sensor]) {
+        uint16_t gap = (uint16_t)(seq - (uint16_t)(d->last_seq[sensor] + 1));
+        if (gap >= 0x8000) {
+            bump(d, C_OUT_OF_ORDER, 1);
+            return 0;
+        }
+        if (gap > 0) {
+            bump(d, C_GAPS, 1);
+            bump(d, C_LOST_FRAMES, gap);
+            bump(d, C_LOST_SAMPLES, (uint64_t)gap * count);
+        }
+    }
+    d->have_seq[sensor] = 1;
+    d->last_seq[sensor] = seq;
+    return 1;
+}
+
+/* A CRC-valid frame: check the payload layout and write its samples to the ring.
+ * Returns 0 when the payload is inconsistent (counted as a bad frame). */
+static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len) {
+    uint8_t sensor = f[3];
+    const uint8_t *p = f + FW_HUB_HEADER;
+    if (len < PAYLOAD_FIXED) return 0;
+    uint64_t t0u = le64(p);
+    uint32_t period = le32(p + 8);
+    uint8_t channels = p[12], count = p[13];
+    if (channels == 0 || channels > FW_HUB_MAX_CHANNELS || count == 0 ||
+        len != PAYLOAD_FIXED + 4u * channels + 2u * channels * count) {
+        return 0;
+    }
+    if (t0u > (uint64_t)INT64_MAX - (uint64_t)period * count) return 0;
+    float scale[FW_HUB_MAX_CHANNELS];
+    for (unsigned c = 0; c < channels; c++) {
+        uint32_t bits = le32(p + PAYLOAD_FIXED + 4 * c);
+        memcpy(&scale[c], &bits, sizeof bits);
+        if (!isfinite(scale[c])) return 0;
+    }
+    if (sensor >= FW_HUB_MAX_SENSORS || d->rings[sensor] == NULL) {
+        bump(d, C_UNKNOWN, 1);
+        return 1;
+    }
+    fw_ring *ring = d->rings[sensor];
+    if (fw_ring_channels(ring) != channels) return 0;
+    if (!accept_sequence(d, sensor, le16(f + 4), count)) return 1;
+
+    const uint8_t *s = p + PAYLOAD_FIXED + 4 * channels;
+    size_t fs = fw_ring_frame_size(channels);
+    for (unsigned i = 0; i < count; i++) {
+        unsigned char *frame = d->frames + i * fs;
+        int64_t ts = (int64_t)(t0u + (uint64_t)period * i);
+        memcpy(frame, &ts, sizeof ts);
+        for (unsigned c = 0; c < channels; c++, s += 2) {
+            float v = (float)(int16_t)le16(s) * scale[c];
+            memcpy(frame + 8 + 4 * c, &v, sizeof v);
+        }
+    }
+    fw_ring_write(ring, d->frames, count); /* overflow is counted by the ring */
+    bump(d, C_FRAMES, 1);
+    bump(d, C_SAMPLES, count);
+    return 1;
+}
+
+static void drop(fw_hub_decoder *d, size_t n, int garbage) {
+    d->start += n;
+    if (garbage) bump(d, C_GARBAGE, n);
+}
+
+/* Decode every complete frame in the buffer; leave a partial one for the next feed. */
+static void parse(fw_hub_decoder *d) {
+    for (;;) {
+        size_t avail = d->end - d->start;
+        const uint8_t *b = d->buf + d->start;
+        size_t sync = 0;
+        while (sync + 1 < avail && !(b[sync] == FW_HUB_SYNC0 && b[sync + 1] == FW_HUB_SYNC1)) sync++;
+        if (sync + 1 >= avail) { /* no sync word: keep a trailing 0xA5 that may start one */
+            size_t keep = (avail > 0 && b[avail - 1] == FW_HUB_SYNC0) ? 1 : 0;
+            drop(d, avail - keep, 1);
+            return;
+        }
+        if (sync) {
+            drop(d, sync, 1);
+            continue;
+        }
+        if (avail < FW_HUB_HEADER) return;
+        uint16_t len = le16(b + 6);
+        if (b[2] != FW_HUB_VERSION || len > FW_HUB_MAX_PAYLOAD) {
+            bump(d, C_BAD, 1);
+            drop(d, 1, 1);
+            continue;
+        }
+        size_t total = (size_t)FW_HUB_HEADER + len + FW_HUB_CRC;
+        if (avail < total) return;
+        uint16_t crc = le16(b + FW_HUB_HEADER + len);
+        if (fw_crc16(b + 2, (size_t)FW_HUB_HEADER - 2 + len) != crc) {
+            bump(d, C_CRC, 1);
+            drop(d, 1, 1);
+            continue;
+        }
+        if (!deliver(d, b, len)) {
+            bump(d, C_BAD, 1);
+            drop(d, total, 1);
+            continue;
+        }
+        drop(d, total, 0);
+    }
+}
+
+void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n) {
+    bump(d, C_BYTES, n);
+    while (n > 0) {
+        if (d->start > 0) { /* compact: the unread tail is at most one partial frame */
+            memmove(d->buf, d->buf + d->start, d->end - d->start);
+            d->end -= d->start;
+            d->start = 0;
+        }
+        size_t room = BUF_SIZE - d->end;
+        size_t k = n < room ? n : room;
+        memcpy(d->buf + d->end, data, k);
+        d->end += k;
+        data += k;
+        n -= k;
+        parse(d);
+    }
+}
+
+void fw_hub_decoder_finish(fw_hub_decoder *d) {
+    drop(d, d->end - d->start, 1);
+    d->start = d->end = 0;
+}

@@ -1,0 +1,129 @@
+/* fw_intake: the device-reading thread; see fw_intake.h. */
+#define _GNU_SOURCE /* pipe2 */
+#include "fw_intake.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_CHUNK 4096
+
+struct fw_intake {
+    pthread_t thread;
+    int fd;
+    int wake[2]; /* self-pipe: a byte on wake[1] tells the thread to stop */
+    fw_hub_decoder *hub;
+    fw_iio_decoder *iio;
+    _Atomic int32_t state;
+    _Atomic int32_t error;
+    _Atomic uint64_t reads;
+    _Atomic uint64_t bytes;
+};
+
+static int64_t realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void finish(struct fw_intake *in, fw_intake_state state, int err) {
+    atomic_store_explicit(&in->error, err, memory_order_relaxed);
+    atomic_store_explicit(&in->state, (int32_t)state, memory_order_release);
+}
+
+static void *intake_main(void *arg) {
+    struct fw_intake *in = arg;
+    uint8_t buf[READ_CHUNK];
+    for (;;) {
+        struct pollfd p[2] = {{.fd = in->fd, .events = POLLIN}, {.fd = in->wake[0], .events = POLLIN}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            finish(in, FW_INTAKE_FAILED, errno);
+            return NULL;
+        }
+        if (p[1].revents) {
+            finish(in, FW_INTAKE_STOPPED, 0);
+            return NULL;
+        }
+        if (p[0].revents & POLLNVAL) {
+            finish(in, FW_INTAKE_FAILED, EBADF);
+            return NULL;
+        }
+        if (!p[0].revents) continue;
+        ssize_t n = read(in->fd, buf, sizeof buf);
+        if (n > 0) {
+            atomic_store_explicit(&in->reads, atomic_load_explicit(&in->reads, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&in->bytes,
+                                  atomic_load_explicit(&in->bytes, memory_order_relaxed) + (uint64_t)n,
+                                  memory_order_relaxed);
+            if (in->hub) {
+                fw_hub_decoder_feed(in->hub, buf, (size_t)n);
+            } else {
+                fw_iio_decoder_feed(in->iio, buf, (size_t)n, realtime_ns());
+            }
+        } else if (n == 0) {
+            if (in->hub) fw_hub_decoder_finish(in->hub);
+            finish(in, FW_INTAKE_ENDED, 0);
+            return NULL;
+        } else if (errno != EAGAIN && errno != EINTR) {
+            finish(in, FW_INTAKE_FAILED, errno);
+            return NULL;
+        }
+    }
+}
+
+static fw_intake *start(int fd, fw_hub_decoder *hub, fw_iio_decoder *iio) {
+    if (fd < 0 || (hub == NULL && iio == NULL)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct fw_intake *in = calloc(1, sizeof *in);
+    if (in == NULL) return NULL;
+    in->fd = fd;
+    in->hub = hub;
+    in->iio = iio;
+    atomic_init(&in->state, FW_INTAKE_RUNNING);
+    atomic_init(&in->error, 0);
+    atomic_init(&in->reads, 0);
+    atomic_init(&in->bytes, 0);
+    if (pipe2(in->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        free(in);
+        return NULL;
+    }
+    int rc = pthread_create(&in->thread, NULL, intake_main, in);
+    if (rc != 0) {
+        close(in->wake[0]);
+        close(in->wake[1]);
+        free(in);
+        errno = rc;
+        return NULL;
+    }
+    return in;
+}
+
+fw_intake *fw_intake_start_hub(int fd, fw_hub_decoder *decoder) { return start(fd, decoder, NULL); }
+fw_intake *fw_intake_start_iio(int fd, fw_iio_decoder *decoder) { return start(fd, NULL, decoder); }
+
+void fw_intake_status(fw_intake *in, fw_intake_status_t *out) {
+    out->state = atomic_load_explicit(&in->state, memory_order_acquire);
+    out->error = atomic_load_explicit(&in->error, memory_order_relaxed);
+    out->reads = atomic_load_explicit(&in->reads, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&in->bytes, memory_order_relaxed);
+}
+
+void fw_intake_stop(fw_intake *in) {
+    if (in == NULL) return;
+    const char byte = 1;
+    ssize_t ignored = write(in->wake[1], &byte, 1); /* the pipe is empty: cannot block or fail */
+    (void)ignored;
+    pthread_join(in->thread, NULL);
+    close(in->wake[0]);
+    close(in->wake[1]);
+    free(in);
+}

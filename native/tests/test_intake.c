@@ -1,0 +1,160 @@
+/* Intake tests: hub frames with noise between them go through a pipe into the C intake
+ * thread; the consumer (with a 200 ms stall) must see every sample once, in order. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../fw_intake.h"
+
+static int failures;
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: CHECK(%s)\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+#define CH 6
+#define PER_FRAME 10
+#define FRAMES 300 /* 3000 samples: 3 s at 1 kHz */
+
+static size_t encode(uint8_t *out, uint16_t seq, int64_t t0, int16_t first) {
+    uint16_t len = (uint16_t)(14 + 4 * CH + 2 * CH * PER_FRAME);
+    uint8_t *p = out;
+    *p++ = FW_HUB_SYNC0;
+    *p++ = FW_HUB_SYNC1;
+    *p++ = FW_HUB_VERSION;
+    *p++ = 1; /* sensor id */
+    *p++ = (uint8_t)seq;
+    *p++ = (uint8_t)(seq >> 8);
+    *p++ = (uint8_t)len;
+    *p++ = (uint8_t)(len >> 8);
+    for (int i = 0; i < 8; i++) *p++ = (uint8_t)((uint64_t)t0 >> (8 * i));
+    uint32_t period = 1000000;
+    for (int i = 0; i < 4; i++) *p++ = (uint8_t)(period >> (8 * i));
+    *p++ = CH;
+    *p++ = PER_FRAME;
+    float scale = 1.0f;
+    uint32_t bits;
+    memcpy(&bits, &scale, 4);
+    for (int c = 0; c < CH; c++)
+        for (int i = 0; i < 4; i++) *p++ = (uint8_t)(bits >> (8 * i));
+    for (int s = 0; s < PER_FRAME; s++)
+        for (int c = 0; c < CH; c++) {
+            uint16_t v = (uint16_t)(int16_t)(first + s + c);
+            *p++ = (uint8_t)v;
+            *p++ = (uint8_t)(v >> 8);
+        }
+    uint16_t crc = fw_crc16(out + 2, (size_t)(p - out - 2));
+    *p++ = (uint8_t)crc;
+    *p++ = (uint8_t)(crc >> 8);
+    return (size_t)(p - out);
+}
+
+struct writer_arg {
+    int fd;
+};
+
+static void *writer(void *arg) {
+    struct writer_arg *w = arg;
+    uint8_t buf[2048];
+    const uint8_t noise[] = {0xA5, 0x00, 0x5A, 0xA5, 0x5A, 0x01, 0xFF};
+    for (int f = 0; f < FRAMES; f++) {
+        size_t n = encode(buf, (uint16_t)f, (int64_t)f * PER_FRAME * 1000000, (int16_t)(f * PER_FRAME % 20000));
+        if (f % 7 == 3) { /* garbage between frames, including false sync words */
+            memcpy(buf + n, noise, sizeof noise);
+            n += sizeof noise;
+        }
+        size_t off = 0;
+        while (off < n) { /* split writes so frames straddle reads */
+            size_t k = (n - off) > 97 ? 97 : n - off;
+            ssize_t wr = write(w->fd, buf + off, k);
+            if (wr < 0 && errno == EINTR) continue;
+            if (wr < 0) return NULL;
+            off += (size_t)wr;
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000000}, NULL); /* 10 samples / 10 ms: 1 kHz */
+    }
+    close(w->fd);
+    return NULL;
+}
+
+static void test_stall_loses_nothing(void) {
+    int p[2];
+    CHECK(pipe(p) == 0);
+    size_t cap = 1024; /* > 200 ms at 1 kHz, with margin */
+    void *mem = malloc(fw_ring_memory_size(cap, CH));
+    fw_ring *ring = fw_ring_init(mem, fw_ring_memory_size(cap, CH), cap, CH, FW_DROP_OLDEST);
+    fw_ring *rings[2] = {NULL, ring};
+    fw_hub_decoder *dec = fw_hub_decoder_new(rings, 2);
+    fw_intake *in = fw_intake_start_hub(p[0], dec);
+    CHECK(in != NULL);
+    struct writer_arg w = {.fd = p[1]};
+    pthread_t wt;
+    pthread_create(&wt, NULL, writer, &w);
+
+    nanosleep(&(struct timespec){0, 200 * 1000000}, NULL); /* the consumer stalls */
+    struct {
+        int64_t ts;
+        float v[CH];
+    } out[64];
+    int64_t expect = 0;
+    fw_intake_status_t st;
+    for (;;) {
+        size_t got = fw_ring_read(ring, out, 64);
+        for (size_t i = 0; i < got; i++, expect++) {
+            CHECK(out[i].ts == expect * 1000000);
+            CHECK(out[i].v[2] == (float)((expect % 20000) + 2));
+        }
+        fw_intake_status(in, &st);
+        if (!got && st.state != FW_INTAKE_RUNNING && fw_ring_count(ring) == 0) break;
+        if (!got) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    pthread_join(wt, NULL);
+    CHECK(st.state == FW_INTAKE_ENDED);
+    CHECK(expect == FRAMES * PER_FRAME);
+    fw_hub_stats_t hs;
+    fw_hub_stats(dec, &hs);
+    CHECK(hs.frames == FRAMES && hs.lost_samples == 0);
+    CHECK(hs.crc_errors > 0); /* the noise holds a false sync word with a valid version */
+    CHECK(hs.garbage_bytes > 0);
+    fw_ring_stats_t rs;
+    fw_ring_stats(ring, &rs);
+    CHECK(rs.dropped == 0 && rs.written == FRAMES * PER_FRAME);
+    fw_intake_stop(in);
+    fw_hub_decoder_free(dec);
+    close(p[0]);
+    free(mem);
+}
+
+static void test_stop_while_idle(void) {
+    int p[2];
+    CHECK(pipe(p) == 0);
+    void *mem = malloc(fw_ring_memory_size(16, CH));
+    fw_ring *ring = fw_ring_init(mem, fw_ring_memory_size(16, CH), 16, CH, FW_DROP_NEWEST);
+    fw_ring *rings[2] = {NULL, ring};
+    fw_hub_decoder *dec = fw_hub_decoder_new(rings, 2);
+    fw_intake *in = fw_intake_start_hub(p[0], dec);
+    fw_intake_status_t st;
+    fw_intake_status(in, &st);
+    CHECK(st.state == FW_INTAKE_RUNNING);
+    fw_intake_stop(in); /* must not hang although no byte ever arrives */
+    fw_hub_decoder_free(dec);
+    close(p[0]);
+    close(p[1]);
+    free(mem);
+    CHECK(fw_intake_start_hub(-1, dec) == NULL && errno == EINVAL);
+}
+
+int main(void) {
+    test_stall_loses_nothing();
+    test_stop_while_idle();
+    printf("test_intake: %s\n", failures ? "FAILED" : "ok");
+    return failures != 0;
+}
