@@ -84,30 +84,34 @@ class _RingAPI:
         if out is None:
             return np.empty(n, dtype=self.dtype)
         if out.dtype != self.dtype or not out.flags.c_contiguous or len(out) < n:
-            raise RingError("out must be a C-contiguous frame array of at least n frames",
-                            code="out")
+            raise RingError(
+                "out must be a C-contiguous frame array of at least n frames", code="out"
+            )
         return out
 
     def _frames(self, frames: np.ndarray) -> np.ndarray:
         if frames.dtype != self.dtype:
-            raise RingError(f"frames must have dtype {self.dtype}, got {frames.dtype}",
-                            code="dtype")
+            raise RingError(
+                f"frames must have dtype {self.dtype}, got {frames.dtype}", code="dtype"
+            )
         return np.ascontiguousarray(frames)
 
 
 class Ring(_RingAPI):
     """The C ring (native/fw_ring.c). One producer thread and one consumer thread."""
 
-    def __init__(self, capacity: int, channels: int,
-                 overflow: Overflow = Overflow.DROP_OLDEST) -> None:
+    def __init__(
+        self, capacity: int, channels: int, overflow: Overflow = Overflow.DROP_OLDEST
+    ) -> None:
         from .native import ffi, lib
 
         _check_capacity(capacity)
         self.dtype = frame_dtype(channels)
         size = lib.fw_ring_memory_size(capacity, channels)
         if size == 0:
-            raise RingError(f"a ring of {capacity} x {channels} channels is too large",
-                            code="capacity")
+            raise RingError(
+                f"a ring of {capacity} x {channels} channels is too large", code="capacity"
+            )
         self._ffi, self._lib = ffi, lib
         self._memory = ffi.new("char[]", size)  # owned here, for the ring's lifetime
         policy = lib.FW_DROP_OLDEST if overflow is Overflow.DROP_OLDEST else lib.FW_DROP_NEWEST
@@ -179,8 +183,7 @@ class Ring(_RingAPI):
         return RingStats(int(s.written), int(s.read), int(s.dropped), int(s.overruns))
 
 
-def make_ring(capacity: int, channels: int,
-              overflow: Overflow = Overflow.DROP_OLDEST) -> _RingAPI:
+def make_ring(capacity: int, channels: int, overflow: Overflow = Overflow.DROP_OLDEST) -> _RingAPI:
     """The C ring, or the numpy reference ring when FEDWEAR_PURE_PYTHON=1."""
     if os.environ.get("FEDWEAR_PURE_PYTHON") == "1":
         from .ringbuf_py import PyRing

@@ -17,8 +17,9 @@ from .ringbuf import Overflow, RingStats, _check_capacity, _RingAPI, frame_dtype
 class PyRing(_RingAPI):
     """Same API as ``Ring``; not thread-safe."""
 
-    def __init__(self, capacity: int, channels: int,
-                 overflow: Overflow = Overflow.DROP_OLDEST) -> None:
+    def __init__(
+        self, capacity: int, channels: int, overflow: Overflow = Overflow.DROP_OLDEST
+    ) -> None:
         _check_capacity(capacity)
         self.capacity, self.channels, self.overflow = capacity, channels, overflow
         self.dtype = frame_dtype(channels)
@@ -41,7 +42,7 @@ class PyRing(_RingAPI):
         if n > free and self.overflow is Overflow.DROP_OLDEST and not self._held:
             if n > self.capacity:
                 lost += n - self.capacity
-                frames, n = frames[n - self.capacity:], self.capacity
+                frames, n = frames[n - self.capacity :], self.capacity
             need = n - free
             self._tail += need
             lost += need
@@ -99,7 +100,7 @@ class PyRing(_RingAPI):
         off = self._tail % self.capacity
         k = min(len(self), self.capacity - off)
         self._held = k
-        return self._data[off:off + k]
+        return self._data[off : off + k]
 
     def release(self, consumed: int) -> None:
         if consumed == 0 and not self._held:

@@ -1,0 +1,195 @@
+"""The ``fedwear`` command: run the main job, emulate a sensor hub, show the config."""
+
+from __future__ import annotations
+
+__all__ = ["main"]
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ExitCode, FedwearError
+
+log = logging.getLogger("fedwear")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fedwear", description=__doc__)
+    p.add_argument("--version", action="version", version=f"fedwear {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="source -> ring -> windows -> detectors -> events "
+        "(default: replay the bundled recording as fast as possible)",
+    )
+    run.add_argument("--config", type=Path, help="TOML configuration file")
+    run.add_argument("--source", choices=["replay", "uart", "iio"], help="source.kind")
+    run.add_argument("--path", help="replay: a recording or a folder of recordings")
+    run.add_argument("--pace", choices=["asap", "realtime"], help="replay pace")
+    run.add_argument("--port", help="uart: serial port (e.g. /dev/ttyS1)")
+    run.add_argument("--device", help="iio: device name (e.g. iio:device0)")
+    run.add_argument("--event-log", help="append-only event log path")
+    run.add_argument("--quiet", action="store_true", help="no events on stdout")
+    run.add_argument("--duration", type=float, help="stop after this many seconds")
+
+    emu = sub.add_parser(
+        "hub-emulator",
+        help="serve a recording through a pseudo-terminal "
+        "in the hub protocol (docs/hub-protocol.md)",
+    )
+    emu.add_argument("recording", nargs="?", help="recording file (default: bundled)")
+    emu.add_argument("--link", type=Path, help="create this symlink to the pty")
+    emu.add_argument("--pace", choices=["asap", "realtime"], default="realtime")
+    emu.add_argument("--loop", action="store_true", help="start over at the end")
+    emu.add_argument("--config", type=Path, help="TOML configuration (stream rates)")
+
+    cfg = sub.add_parser("config", help="print the effective configuration as TOML")
+    cfg.add_argument("--config", type=Path, help="TOML configuration file")
+    return p
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM so the main loop ends cleanly and still prints its summary."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self.deadline: float | None = None
+
+    def __call__(self) -> bool:
+        import time
+
+        return self.set or (self.deadline is not None and time.monotonic() >= self.deadline)
+
+    def install(self) -> None:
+        def handler(signum: int, frame: Any) -> None:
+            self.set = True
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    pairs = {
+        "source.kind": args.source,
+        "source.path": args.path,
+        "source.pace": args.pace,
+        "source.uart.port": args.port,
+        "source.iio.device": args.device,
+        "events.log_path": args.event_log,
+    }
+    out: dict[str, Any] = {k: v for k, v in pairs.items() if v is not None}
+    if args.quiet:
+        out["events.stdout"] = False
+    return out
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from .config import load_config
+    from .detect import build_rule_detectors
+    from .events import EventLog, JsonLinesSink
+    from .ingest import open_source
+    from .pipeline import RunSummary, run_pipeline
+    from .progress import ProgressBar
+
+    config = load_config(args.config, _overrides(args))
+    stop = _StopFlag()
+    stop.install()
+    if args.duration is not None:
+        stop.deadline = time.monotonic() + args.duration
+    source = open_source(config)
+    stdout_sink = JsonLinesSink(sys.stdout)
+    sinks: list[Any] = [EventLog(config.event_log_path())]
+    if config.events.stdout:
+        sinks.append(stdout_sink)
+    bar = ProgressBar(sys.stderr, "replay" if config.source.kind == "replay" else "run")
+
+    def progress(fraction: float, s: RunSummary) -> None:
+        bar.update(fraction, f"{s.events} events")
+
+    try:
+        summary = run_pipeline(
+            config,
+            source,
+            build_rule_detectors(config),
+            sinks,
+            should_stop=stop,
+            on_progress=progress,
+        )
+    finally:
+        bar.close()
+        for sink in sinks:
+            sink.close()
+    stdout_sink.emit(summary.to_dict())
+    by_detector = ", ".join(f"{k} {v}" for k, v in sorted(summary.events_by_detector.items()))
+    print(
+        f"fedwear run: {summary.samples} samples, {summary.windows} windows, "
+        f"{summary.events} events ({by_detector or 'none'}), {summary.dropped} dropped, "
+        f"{summary.lost} lost at the source; {summary.recording_s:.1f} s of data in "
+        f"{summary.wall_s:.2f} s ({summary.realtime_factor:.0f}x real time); "
+        f"ended: {summary.ended}; events logged to {config.event_log_path()}",
+        file=sys.stderr,
+    )
+    return ExitCode.SOURCE_LOST if "vanished" in summary.ended else ExitCode.OK
+
+
+def _cmd_hub_emulator(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .ingest.emulator import HubEmulator, PtyLink
+    from .ingest.recordings import read_recording
+    from .ingest.replay import bundled_recording
+
+    config = load_config(args.config)
+    path = Path(args.recording) if args.recording else bundled_recording()
+    emulator = HubEmulator(read_recording(path, config.stream_rates()))
+    stop = _StopFlag()
+    stop.install()
+    link = PtyLink(args.link)
+    print(
+        f"hub-emulator: serving {path.name} on {link.path} ({link.slave_name})",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        sent = emulator.serve(
+            link, realtime=args.pace == "realtime", loop=args.loop, should_stop=stop
+        )
+    finally:
+        link.close()
+    print(f"hub-emulator: sent {sent} frames", file=sys.stderr)
+    return ExitCode.OK
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from .config import load_config, to_toml
+
+    print(to_toml(load_config(args.config)), end="")
+    return ExitCode.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    commands = {"run": _cmd_run, "hub-emulator": _cmd_hub_emulator, "config": _cmd_config}
+    try:
+        return int(commands[args.command](args))
+    except FedwearError as exc:
+        log.error("%s", exc)
+        return int(exc.exit_code)
+    except BrokenPipeError:
+        return ExitCode.OK  # stdout closed by the reader (e.g. `| head`)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

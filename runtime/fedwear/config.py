@@ -1,0 +1,277 @@
+"""Configuration: one TOML file over built-in defaults, validated at start-up.
+
+Every key is declared below with its type and default; an unknown key, a wrong type or
+an out-of-range value raises ``ConfigError`` naming the dotted key (``window.seconds``).
+``fedwear config`` prints the effective configuration as TOML.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Config", "load_config"]
+
+import dataclasses
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+from .errors import ConfigError
+
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+@dataclass
+class UartConfig:
+    port: str = "/dev/ttyS1"
+    baudrate: int = 921600
+
+
+@dataclass
+class IioConfig:
+    device: str = "iio:device0"
+    sysfs_dir: str = "/sys/bus/iio/devices"
+    dev_dir: str = "/dev"
+    stream: Literal["imu", "ppg", "ecg", "hr"] = "imu"
+    enable_buffer: bool = True
+
+
+@dataclass
+class SourceConfig:
+    kind: Literal["replay", "uart", "iio"] = "replay"
+    path: str = ""  # replay: a recording or folder; empty = the bundled recording
+    pace: Literal["asap", "realtime"] = "asap"
+    uart: UartConfig = field(default_factory=UartConfig)
+    iio: IioConfig = field(default_factory=IioConfig)
+
+
+@dataclass
+class StreamConfig:
+    rate_hz: float = 100.0
+    enabled: bool = True
+
+
+@dataclass
+class StreamsConfig:
+    imu: StreamConfig = field(default_factory=lambda: StreamConfig(100.0))
+    ppg: StreamConfig = field(default_factory=lambda: StreamConfig(64.0))
+    ecg: StreamConfig = field(default_factory=lambda: StreamConfig(250.0))
+    hr: StreamConfig = field(default_factory=lambda: StreamConfig(1.0))
+
+
+@dataclass
+class RingConfig:
+    seconds: float = 16.0  # capacity per stream, rounded up to a power of two frames
+    overflow: Literal["drop-oldest", "drop-newest"] = "drop-oldest"
+
+
+@dataclass
+class WindowConfig:
+    seconds: float = 4.0
+    hop_seconds: float = 1.0
+
+
+@dataclass
+class FlatlineConfig:
+    enabled: bool = True
+    streams: list[str] = field(default_factory=lambda: ["imu", "ppg", "ecg"])
+    tolerance: float = 1e-6  # peak-to-peak at or below this over a whole window is flat
+
+
+@dataclass
+class SaturationConfig:
+    enabled: bool = True
+    streams: list[str] = field(default_factory=lambda: ["imu", "ppg", "ecg"])
+    min_run: int = 4  # consecutive samples stuck at the window's extreme value
+
+
+@dataclass
+class DropoutConfig:
+    enabled: bool = True
+    streams: list[str] = field(default_factory=lambda: ["imu", "ppg", "ecg", "hr"])
+    gap_factor: float = 2.5  # a step longer than this many sample periods is a gap
+
+
+@dataclass
+class HeartRateConfig:
+    enabled: bool = True
+    min_bpm: float = 40.0
+    max_bpm: float = 180.0
+    hysteresis_bpm: float = 5.0
+
+
+@dataclass
+class DetectorsConfig:
+    flatline: FlatlineConfig = field(default_factory=FlatlineConfig)
+    saturation: SaturationConfig = field(default_factory=SaturationConfig)
+    dropout: DropoutConfig = field(default_factory=DropoutConfig)
+    heart_rate: HeartRateConfig = field(default_factory=HeartRateConfig)
+
+
+@dataclass
+class EventsConfig:
+    log_path: str = ""  # empty: $STATE_DIRECTORY/events.jsonl or ~/.local/state/fedwear/
+    stdout: bool = True
+
+
+@dataclass
+class Config:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    streams: StreamsConfig = field(default_factory=StreamsConfig)
+    ring: RingConfig = field(default_factory=RingConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    detectors: DetectorsConfig = field(default_factory=DetectorsConfig)
+    events: EventsConfig = field(default_factory=EventsConfig)
+
+    def stream_rates(self) -> dict[str, float]:
+        """Enabled streams and their rates."""
+        return {name: s.rate_hz for name, s in vars(self.streams).items() if s.enabled}
+
+    def event_log_path(self) -> Path:
+        if self.events.log_path:
+            return Path(self.events.log_path)
+        state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        if state:
+            return Path(state) / "events.jsonl"
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(base) / "fedwear" / "events.jsonl"
+
+
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    origin = get_origin(hint)
+    if origin is Literal:
+        choices = get_args(hint)
+        if value not in choices:
+            raise ConfigError(
+                f"must be one of {', '.join(map(repr, choices))}, got {value!r}", key=key
+            )
+        return value
+    if origin is list:
+        (item,) = get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"must be a list, got {type(value).__name__}", key=key)
+        return [_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"must be a table, got {type(value).__name__}", key=key)
+        return _build(hint, value, key)
+    ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(
+            f"must be {_TYPE_NAMES.get(hint, hint)}, got {type(value).__name__} {value!r}",
+            key=key,
+            code="type",
+        )
+    return value
+
+
+def _build(cls: Any, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for k in data:
+        if k not in known:
+            where = f"{prefix}.{k}" if prefix else k
+            raise ConfigError(
+                f"unknown key (known here: {', '.join(sorted(known))})",
+                key=where,
+                code="unknown-key",
+            )
+    kwargs = {k: _convert(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def _positive(value: float, key: str) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"must be a positive number, got {value}", key=key)
+
+
+def validate(config: Config) -> Config:
+    """Checks that span keys or ranges; types were checked while building."""
+    for name, stream in vars(config.streams).items():
+        _positive(stream.rate_hz, f"streams.{name}.rate_hz")
+        if stream.rate_hz > 100_000:
+            raise ConfigError("above 100 kHz", key=f"streams.{name}.rate_hz")
+    if not config.stream_rates():
+        raise ConfigError("every stream is disabled", key="streams")
+    _positive(config.ring.seconds, "ring.seconds")
+    _positive(config.window.seconds, "window.seconds")
+    _positive(config.window.hop_seconds, "window.hop_seconds")
+    if config.window.hop_seconds > config.window.seconds:
+        raise ConfigError("must not exceed window.seconds", key="window.hop_seconds")
+    if config.ring.seconds < 2 * config.window.seconds:
+        raise ConfigError("must hold at least two windows (2 x window.seconds)", key="ring.seconds")
+    det = config.detectors
+    for name in ("flatline", "saturation", "dropout"):
+        for i, s in enumerate(getattr(det, name).streams):
+            if s not in vars(config.streams):
+                raise ConfigError(f"unknown stream {s!r}", key=f"detectors.{name}.streams[{i}]")
+    if det.saturation.min_run < 2:
+        raise ConfigError("must be at least 2", key="detectors.saturation.min_run")
+    if det.flatline.tolerance < 0:
+        raise ConfigError("must not be negative", key="detectors.flatline.tolerance")
+    _positive(det.dropout.gap_factor, "detectors.dropout.gap_factor")
+    hr = det.heart_rate
+    if not 0 < hr.min_bpm < hr.max_bpm:
+        raise ConfigError("need 0 < min_bpm < max_bpm", key="detectors.heart_rate")
+    if not 0 <= hr.hysteresis_bpm < (hr.max_bpm - hr.min_bpm) / 2:
+        raise ConfigError(
+            "must be between 0 and half the allowed range",
+            key="detectors.heart_rate.hysteresis_bpm",
+        )
+    if not 1 <= config.source.uart.baudrate <= 20_000_000:
+        raise ConfigError("out of range", key="source.uart.baudrate")
+    return config
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the TOML file (if any), then ``overrides`` (dotted keys)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror}", code="unreadable") from None
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes", code="too-large")
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}", code="syntax") from None
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError("is not a table", key=p)
+        node[leaf] = value
+    return validate(_build(Config, data))
+
+
+def to_toml(config: Any, prefix: str = "") -> str:
+    """The effective configuration as TOML (for ``fedwear config``)."""
+    scalars, tables = [], []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            tables.append(to_toml(value, f"{prefix}{f.name}."))
+        else:
+            scalars.append(f"{f.name} = {_toml_value(value)}")
+    head = [f"[{prefix[:-1]}]"] if prefix and scalars else []
+    return "\n".join(head + scalars + ([""] if scalars else []) + tables)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)

@@ -1,0 +1,127 @@
+"""A sensor-hub emulator: a recording served through a pseudo-terminal, as a hub would.
+
+Each stream is cut into frames of about 100 ms, quantized to int16 with one scale per
+channel (chosen from the recording's range, as a hub's sensor range would be), and the
+frames of all streams are interleaved in time order. The pty is switched to raw mode
+before anything is written, so no line discipline rewrites bytes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HubEmulator", "PtyLink"]
+
+import contextlib
+import errno
+import heapq
+import os
+import time
+import tty
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .hub_protocol import SENSOR_IDS, encode_frame, frame_samples
+from .recordings import Recording
+
+
+class PtyLink:
+    """A pty pair; the slave side is what a reader opens (optionally through a symlink)."""
+
+    def __init__(self, link: Path | None = None) -> None:
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.slave_name = os.ttyname(self._slave)
+        self.link = link
+        if link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                link.unlink()
+            link.symlink_to(self.slave_name)
+
+    @property
+    def path(self) -> str:
+        return str(self.link) if self.link is not None else self.slave_name
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.master, view)
+            view = view[n:]
+
+    def close(self) -> None:
+        """Closing the master is a hub being unplugged: readers get EIO."""
+        for fd in (self.master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self.link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.link.unlink()
+
+
+class HubEmulator:
+    def __init__(self, recording: Recording, frame_seconds: float = 0.1) -> None:
+        self.recording = recording
+        self.frame_seconds = frame_seconds
+        self.frames_sent = 0
+        self._seq: dict[str, int] = {}  # next sequence number per stream, across loops
+
+    def frames(self, time_offset_ns: int = 0) -> Iterator[tuple[int, bytes]]:
+        """(stream time in ns at the end of the frame, encoded frame), in time order."""
+        per_stream = [
+            self._stream_frames(name, t, v, time_offset_ns)
+            for name, (t, v) in self.recording.streams.items()
+            if name in SENSOR_IDS
+        ]
+        return heapq.merge(*per_stream, key=lambda item: item[0])
+
+    def _stream_frames(
+        self, name: str, t: np.ndarray, v: np.ndarray, offset_ns: int
+    ) -> Iterator[tuple[int, bytes]]:
+        if len(t) < 2:
+            return
+        period_ns = round(float(np.median(np.diff(t))))
+        v = np.nan_to_num(np.asarray(v, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        peak = np.max(np.abs(v), axis=0)
+        scales = np.where(peak > 0, peak / 32767.0, 1.0).astype(np.float32)
+        raw = np.clip(np.round(v / scales), -32768, 32767).astype(np.int16)
+        rate = 1e9 / period_ns
+        per_frame = max(1, min(frame_samples(v.shape[1]), round(rate * self.frame_seconds)))
+        sensor = SENSOR_IDS[name]
+        for start in range(0, len(t), per_frame):
+            chunk = raw[start : start + per_frame]
+            t0 = int(t[start]) + offset_ns
+            seq = self._seq.get(name, 0)
+            self._seq[name] = seq + 1
+            yield (
+                t0 + period_ns * (len(chunk) - 1),
+                encode_frame(sensor, seq, t0, period_ns, scales, chunk),
+            )
+
+    def serve(
+        self,
+        link: PtyLink,
+        realtime: bool,
+        loop: bool = False,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> int:
+        """Write frames until done (or forever with ``loop``); returns frames sent."""
+        offset = 0
+        start = time.monotonic()
+        while True:
+            for t_end, frame in self.frames(offset):
+                if should_stop():
+                    return self.frames_sent
+                if realtime:
+                    delay = start + t_end / 1e9 - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                try:
+                    link.write(frame)
+                except OSError as exc:
+                    if exc.errno in (errno.EIO, errno.EBADF):
+                        return self.frames_sent
+                    raise
+                self.frames_sent += 1
+            if not loop:
+                return self.frames_sent
+            offset += int(self.recording.duration_s() * 1e9) + 1_000_000_000

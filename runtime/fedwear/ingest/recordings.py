@@ -1,0 +1,335 @@
+"""Readers for recorded sensor data: MobiFall text, WFDB records, EDF files.
+
+Each reader returns a ``Recording``: per stream, timestamps (int64 ns from the start of
+the recording) and values (float32, channels in the order of ``base.STREAM_CHANNELS``).
+Timestamps may be irregular; ``resample`` puts a stream on a uniform grid. Every
+malformed input raises ``DatasetError`` naming the file (and line, for text files).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BEAT_SYMBOLS",
+    "Recording",
+    "heart_rate_from_beats",
+    "read_beat_text",
+    "read_edf",
+    "read_mobifall",
+    "read_recording",
+    "read_wfdb",
+    "recordings_in",
+    "resample",
+]
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError
+
+G = 9.80665
+# AAMI EC57 beat labels (N, S, V, F, Q groups); everything else is a non-beat annotation.
+BEAT_SYMBOLS = frozenset("NLRejAaJSVEF/fQ")
+_MAX_TEXT_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class Recording:
+    """Streams of one recording: name -> (t_ns int64 (n,), values float32 (n, channels))."""
+
+    name: str
+    path: Path
+    streams: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def duration_s(self) -> float:
+        ends = [t[-1] for t, _ in self.streams.values() if len(t)]
+        starts = [t[0] for t, _ in self.streams.values() if len(t)]
+        return (max(ends) - min(starts)) / 1e9 if ends else 0.0
+
+
+def resample(t_ns: np.ndarray, values: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation of an irregular stream onto a uniform grid at ``rate_hz``.
+
+    Duplicate timestamps keep their first sample; NaN samples stay NaN on the grid
+    (interpolation never invents data across them).
+    """
+    if len(t_ns) < 2:
+        return t_ns.astype(np.int64), values.astype(np.float32).reshape(len(t_ns), -1)
+    order = np.argsort(t_ns, kind="stable")
+    t_sorted, keep = np.unique(t_ns[order], return_index=True)
+    v = np.asarray(values, dtype=np.float64).reshape(len(t_ns), -1)[order][keep]
+    period = 1e9 / rate_hz
+    n = math.floor((t_sorted[-1] - t_sorted[0]) / period) + 1
+    grid = t_sorted[0] + np.round(np.arange(n) * period).astype(np.int64)
+    x = (t_sorted - t_sorted[0]).astype(np.float64)
+    gx = (grid - t_sorted[0]).astype(np.float64)
+    out = np.empty((n, v.shape[1]), dtype=np.float32)
+    for c in range(v.shape[1]):
+        out[:, c] = np.interp(gx, x, v[:, c])
+    return grid, out
+
+
+def _text_lines(path: Path) -> list[str]:
+    try:
+        size = path.stat().st_size
+        if size > _MAX_TEXT_BYTES:
+            raise DatasetError(
+                f"{size} bytes is larger than the {_MAX_TEXT_BYTES} accepted",
+                path=str(path),
+                code="too-large",
+            )
+        return path.read_text(encoding="utf-8", errors="strict").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from None
+    except OSError as exc:
+        raise DatasetError(exc.strerror or str(exc), path=str(path), code="unreadable") from None
+
+
+def _mobifall_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``timestamp_ns, x, y, z`` rows after ``@DATA``."""
+    lines = _text_lines(path)
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "@DATA") + 1
+    except StopIteration:
+        raise DatasetError("no '@DATA' line: not a MobiFall file", path=str(path)) from None
+    t: list[int] = []
+    xyz: list[tuple[float, float, float]] = []
+    for lineno, line in enumerate(lines[start:], start=start + 1):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        try:
+            if len(parts) != 4:
+                raise ValueError
+            t.append(int(parts[0]))
+            x, y, z = (float(p) for p in parts[1:])
+        except ValueError:
+            raise DatasetError(
+                f"expected 'timestamp_ns, x, y, z', got {line.strip()[:60]!r}",
+                path=str(path),
+                line=lineno,
+            ) from None
+        xyz.append((x, y, z))
+    if len(t) < 2:
+        raise DatasetError("fewer than two samples after '@DATA' (truncated?)", path=str(path))
+    return np.asarray(t, dtype=np.int64), np.asarray(xyz, dtype=np.float64)
+
+
+def read_mobifall(path: Path, imu_rate_hz: float) -> Recording:
+    """One MobiFall trial: the ``_acc_`` file and its ``_gyro_`` sibling, merged as ``imu``."""
+    name = path.name
+    if "_acc_" in name:
+        acc_path, gyro_path = path, path.with_name(name.replace("_acc_", "_gyro_"))
+    elif "_gyro_" in name:
+        acc_path, gyro_path = path.with_name(name.replace("_gyro_", "_acc_")), path
+    else:
+        raise DatasetError("a MobiFall file name has '_acc_' or '_gyro_'", path=str(path))
+    for p in (acc_path, gyro_path):
+        if not p.is_file():
+            raise DatasetError("missing half of a MobiFall trial", path=str(p), code="missing")
+    ta, acc = _mobifall_rows(acc_path)
+    tg, gyro = _mobifall_rows(gyro_path)
+    t0, t1 = max(ta.min(), tg.min()), min(ta.max(), tg.max())
+    if t1 <= t0:
+        raise DatasetError("accelerometer and gyroscope do not overlap in time", path=str(path))
+    grid, acc_u = resample(ta, acc, imu_rate_hz)
+    _, gyro_on_grid = _interp_to(grid, tg, gyro)
+    inside = (grid >= t0) & (grid <= t1)
+    imu = np.hstack([acc_u[inside], gyro_on_grid[inside]]).astype(np.float32)
+    t = grid[inside] - grid[inside][0]
+    return Recording(acc_path.stem.replace("_acc", ""), acc_path, {"imu": (t, imu)})
+
+
+def _interp_to(grid: np.ndarray, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(t, kind="stable")
+    ts, keep = np.unique(t[order], return_index=True)
+    vs = v[order][keep]
+    out = np.column_stack([np.interp(grid, ts, vs[:, c]) for c in range(vs.shape[1])])
+    return grid, out.astype(np.float32)
+
+
+def heart_rate_from_beats(beat_s: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Beat times (s) -> heart rate (bpm) on a uniform grid.
+
+    The rate at each beat is 60 / RR; RR intervals outside 0.25-2.5 s (240-24 bpm) are
+    artefacts or pauses and are left out rather than averaged in.
+    """
+    beat_s = np.sort(np.asarray(beat_s, dtype=np.float64))
+    rr = np.diff(beat_s)
+    ok = (rr > 0.25) & (rr < 2.5)
+    if ok.sum() < 2:
+        return np.empty(0, np.int64), np.empty((0, 1), np.float32)
+    t = beat_s[1:][ok]
+    bpm = 60.0 / rr[ok]
+    return resample((t * 1e9).astype(np.int64), bpm[:, None], rate_hz)
+
+
+def read_beat_text(path: Path) -> np.ndarray:
+    """Beat times (s) from a WFDB text export (``time  sample  type ...``; first line header).
+
+    The sample rate comes from the ``## time resolution: N`` note, else 256 Hz.
+    """
+    lines = _text_lines(path)
+    fs = 256.0
+    beats: list[int] = []
+    for lineno, line in enumerate(lines, start=1):
+        m = re.search(r"time resolution:\s*([0-9.]+)", line)
+        if m:
+            fs = float(m.group(1))
+        parts = line.split()
+        if lineno == 1 or len(parts) < 3 or parts[2] not in BEAT_SYMBOLS:
+            continue
+        try:
+            beats.append(int(parts[1]))
+        except ValueError:
+            raise DatasetError(
+                f"sample number {parts[1]!r} is not an integer", path=str(path), line=lineno
+            ) from None
+    return np.asarray(beats, dtype=np.float64) / fs
+
+
+_EDF_GROUPS = {
+    "acc": ("wrist_low_noise", "wrist_wide_range", "acc"),
+    "gyro": ("wrist_gyro", "gyro"),
+    "ppg": ("wrist_ppg", "ppg", "pleth"),
+    "ecg": ("chest_ecg", "ecg"),
+}
+
+
+def _edf_pick(labels: list[str], group: str, count: int) -> list[int]:
+    for prefix in _EDF_GROUPS[group]:
+        idx = [i for i, lab in enumerate(labels) if lab.lower().startswith(prefix)]
+        if len(idx) >= count:
+            return idx[:count]
+    return []
+
+
+def read_edf(path: Path, rates: dict[str, float]) -> Recording:
+    """An EDF file with wrist IMU/PPG (and chest ECG), plus beat annotations if present.
+
+    Beats are looked for at ``../ECG/<stem>.txt`` (the wrist-PPG dataset layout) or
+    ``<stem>.txt`` beside the file; they give the ``hr`` stream.
+    """
+    import pyedflib
+
+    try:
+        reader = pyedflib.EdfReader(str(path))
+    except OSError as exc:
+        raise DatasetError(f"not a readable EDF file ({exc})", path=str(path)) from None
+    try:
+        labels = [reader.getLabel(i) for i in range(reader.signals_in_file)]
+        fs = reader.getSampleFrequencies()
+
+        def signal(i: int) -> tuple[np.ndarray, np.ndarray]:
+            x = reader.readSignal(i)
+            t = np.round(np.arange(len(x)) * (1e9 / fs[i])).astype(np.int64)
+            return t, x
+
+        streams: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        acc, gyro = _edf_pick(labels, "acc", 3), _edf_pick(labels, "gyro", 3)
+        if acc and gyro and "imu" in rates:
+            cols = []
+            t_ref = signal(acc[0])[0]
+            for i in acc + gyro:
+                t, x = signal(i)
+                unit = reader.getPhysicalDimension(i).lower()
+                if i in gyro and "deg" in unit:
+                    x = np.deg2rad(x)
+                elif i in acc and unit.strip() == "g":
+                    x = x * G
+                cols.append(np.interp(t_ref, t, x))
+            streams["imu"] = resample(t_ref, np.column_stack(cols), rates["imu"])
+        for name in ("ppg", "ecg"):
+            picked = _edf_pick(labels, name, 1)
+            if picked and name in rates:
+                t, x = signal(picked[0])
+                streams[name] = resample(t, x[:, None], rates[name])
+    finally:
+        reader.close()
+    if not streams:
+        raise DatasetError(
+            f"no IMU, PPG or ECG channel among {labels}", path=str(path), code="no-streams"
+        )
+    for beats in (path.parent.parent / "ECG" / f"{path.stem}.txt", path.with_suffix(".txt")):
+        if beats.is_file() and "hr" in rates:
+            t, hr = heart_rate_from_beats(read_beat_text(beats), rates["hr"])
+            if len(t):
+                streams["hr"] = (t, hr)
+            break
+    return Recording(path.stem, path, streams)
+
+
+def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
+    """A WFDB record (``.hea``/``.dat``, beats from ``.atr``): first lead as ``ecg``."""
+    try:
+        import wfdb
+    except ImportError:
+        raise DatasetError(
+            "reading WFDB records needs the wfdb package: pip install 'fedwear[wfdb]'",
+            path=str(path),
+            code="missing-dependency",
+        ) from None
+    base = str(path.with_suffix(""))
+    try:
+        rec = wfdb.rdrecord(base)
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError/OSError on bad files
+        raise DatasetError(
+            f"not a readable WFDB record ({type(exc).__name__}: {exc})", path=str(path)
+        ) from None
+    signal = rec.p_signal
+    if signal is None or signal.ndim != 2 or signal.shape[0] < 2:
+        raise DatasetError("the record has no samples", path=str(path))
+    fs = float(rec.fs)
+    t = np.round(np.arange(signal.shape[0]) * (1e9 / fs)).astype(np.int64)
+    streams = {"ecg": resample(t, signal[:, :1], rates.get("ecg", fs))}
+    if Path(base + ".atr").is_file() and "hr" in rates:
+        try:
+            ann = wfdb.rdann(base, "atr")
+        except Exception as exc:
+            raise DatasetError(f"unreadable beat annotations ({exc})", path=base + ".atr") from None
+        beats = (
+            np.array(
+                [s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEAT_SYMBOLS],
+                dtype=np.float64,
+            )
+            / fs
+        )
+        hr_t, hr = heart_rate_from_beats(beats, rates["hr"])
+        if len(hr_t):
+            streams["hr"] = (hr_t, hr)
+    return Recording(path.stem, path, streams)
+
+
+def read_recording(path: Path, rates: dict[str, float]) -> Recording:
+    """Pick the reader by file name."""
+    suffix = path.suffix.lower()
+    if suffix == ".edf":
+        return read_edf(path, rates)
+    if suffix in (".hea", ".dat", ".atr"):
+        return read_wfdb(path, rates)
+    if suffix == ".txt" and ("_acc_" in path.name or "_gyro_" in path.name):
+        return read_mobifall(path, rates.get("imu", 100.0))
+    raise DatasetError(
+        "unknown recording type (expected .edf, a WFDB .hea or a MobiFall *_acc_*.txt)",
+        path=str(path),
+        code="unknown-format",
+    )
+
+
+def recordings_in(path: Path) -> list[Path]:
+    """The recordings under a file or folder, one path per recording, sorted."""
+    if not path.exists():
+        raise DatasetError("no such file or folder", path=str(path), code="missing")
+    if path.is_file():
+        return [path]
+    found = sorted([*path.rglob("*.edf"), *path.rglob("*.hea"), *path.rglob("*_acc_*.txt")])
+    if not found:
+        raise DatasetError(
+            "no recordings (.edf, .hea, MobiFall *_acc_*.txt) in this folder",
+            path=str(path),
+            code="empty",
+        )
+    return found

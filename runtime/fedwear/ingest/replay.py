@@ -1,0 +1,135 @@
+"""Replay of recorded data into the rings, at real-time pace or as fast as possible.
+
+Recordings play one after another; each one starts a new segment (the pipeline resets its
+windows between segments, so the jump between two recordings is not a sensor gap).
+Replay is a polite producer: it never pushes more than a ring has room for.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ReplaySource", "bundled_recording"]
+
+import time
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..ringbuf import make_frames
+from .base import STREAM_CHANNELS, Source, SourceKind, SourceStatus, StreamSpec
+from .recordings import Recording, read_recording, recordings_in
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..ringbuf import _RingAPI
+
+# Which streams each recording format can carry (the rest stay empty).
+_FORMAT_STREAMS = {".edf": ("imu", "ppg", "ecg", "hr"), ".hea": ("ecg", "hr"), ".txt": ("imu",)}
+
+
+def bundled_recording() -> Path:
+    """The short recording shipped inside the package (see data/README.md)."""
+    return Path(str(resources.files("fedwear") / "data" / "wrist_walk_excerpt.edf"))
+
+
+class ReplaySource(Source):
+    kind = SourceKind.REPLAY
+
+    def __init__(self, path: Path, rates: Mapping[str, float], realtime: bool = False) -> None:
+        self.paths = recordings_in(path)
+        self.rates = dict(rates)
+        self.realtime = realtime
+        names = {s for p in self.paths for s in _FORMAT_STREAMS.get(p.suffix.lower(), ())}
+        self._streams = {
+            n: StreamSpec(n, STREAM_CHANNELS[n], self.rates[n])
+            for n in STREAM_CHANNELS
+            if n in names and n in self.rates
+        }
+        self._rings: Mapping[str, _RingAPI] = {}
+        self._index = -1
+        self._current: Recording | None = None
+        self._pos: dict[str, int] = {}
+        self._offset_ns = 0
+        self._segment_start_wall = 0.0
+        self._replayed_s = 0.0
+        self.recordings_played: list[str] = []
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> ReplaySource:
+        src = config.source
+        path = overrides.get("path") or src.path
+        return cls(
+            Path(path) if path else bundled_recording(),
+            config.stream_rates(),
+            realtime=(overrides.get("pace") or src.pace) == "realtime",
+        )
+
+    def streams(self) -> dict[str, StreamSpec]:
+        return dict(self._streams)
+
+    def start(self, rings: Mapping[str, _RingAPI]) -> None:
+        self._rings = rings
+
+    def _next_recording(self) -> bool:
+        if self._current is not None:
+            self._offset_ns += int(self._current.duration_s() * 1e9) + 1_000_000_000
+            self._replayed_s += self._current.duration_s()
+        self._index += 1
+        if self._index >= len(self.paths):
+            self._current = None
+            return False
+        self._current = read_recording(self.paths[self._index], self.rates)
+        self._current.streams = {
+            k: v for k, v in self._current.streams.items() if k in self._streams
+        }
+        self._pos = dict.fromkeys(self._current.streams, 0)
+        self._segment_start_wall = time.monotonic()
+        self.recordings_played.append(self._current.name)
+        return True
+
+    def pump(self, budget_s: float) -> SourceStatus:
+        if self._current is None and not self._next_recording():
+            return SourceStatus(ended=True, counters=self._counters())
+        assert self._current is not None
+        if self.realtime:
+            time.sleep(budget_s)
+        elapsed_ns = (time.monotonic() - self._segment_start_wall) * 1e9
+        done = True
+        for name, (t, v) in self._current.streams.items():
+            ring, pos = self._rings[name], self._pos[name]
+            end = len(t)  # as fast as possible: whatever the ring has room for
+            if self.realtime:
+                end = min(end, int(np.searchsorted(t, t[0] + elapsed_ns, side="right")))
+            end = min(end, pos + ring.capacity - len(ring))
+            if end > pos:
+                ring.write(make_frames(t[pos:end] + self._offset_ns, v[pos:end]))
+                self._pos[name] = end
+            done &= self._pos[name] >= len(t)
+        status = SourceStatus(counters=self._counters())
+        if done:
+            status.segment_end = True
+            if not self._next_recording():
+                status.ended = True
+        return status
+
+    def _counters(self) -> dict[str, int]:
+        return {"recordings": len(self.recordings_played)}
+
+    def progress(self) -> float | None:
+        if self._current is None:
+            return 1.0 if self._index >= len(self.paths) else 0.0
+        fractions = [self._pos[n] / max(1, len(t)) for n, (t, _) in self._current.streams.items()]
+        within = min(fractions) if fractions else 1.0
+        return (self._index + within) / len(self.paths)
+
+    def replayed_s(self) -> float:
+        """Seconds of recording pushed so far (whole recordings plus the current one)."""
+        if self._current is None:
+            return self._replayed_s
+        fractions = [self._pos[n] / max(1, len(t)) for n, (t, _) in self._current.streams.items()]
+        return self._replayed_s + self._current.duration_s() * (min(fractions) if fractions else 0)
+
+    def close(self) -> None:
+        self._current = None

@@ -1,0 +1,39 @@
+"""Shared behaviour of sources whose bytes are read by the C intake thread."""
+
+from __future__ import annotations
+
+__all__ = ["ThreadedSource"]
+
+import time
+
+from .base import Source, SourceStatus
+from .intake import IntakeState, IntakeThread
+
+
+class ThreadedSource(Source):
+    """A source whose device is read by an ``IntakeThread``; pump() only watches it."""
+
+    _intake: IntakeThread | None = None
+    device_label = "device"
+
+    def _decoder_counters(self) -> dict[str, int]:
+        return {}
+
+    def pump(self, budget_s: float) -> SourceStatus:
+        if budget_s > 0:
+            time.sleep(budget_s)  # the C thread fills the rings meanwhile
+        assert self._intake is not None, "start() first"
+        st = self._intake.status()
+        counters = {"bytes": st.bytes, "reads": st.reads, **self._decoder_counters()}
+        if st.state is IntakeState.FAILED:
+            return SourceStatus(
+                ended=True,
+                lost=True,
+                counters=counters,
+                error=f"{self.device_label} vanished or failed: {st.describe()}",
+            )
+        if st.state is IntakeState.ENDED:
+            return SourceStatus(
+                ended=True, counters=counters, error=f"{self.device_label} reached end of file"
+            )
+        return SourceStatus(counters=counters)

@@ -1,0 +1,172 @@
+"""The main job: source -> rings -> sliding windows -> detectors -> events.
+
+Each stream has its own ring. A window is a peek of the oldest ``window`` frames (the
+ring itself is the history, no second buffer); after the detectors have seen it, ``hop``
+frames are skipped. The producer (C intake thread or replay) and this consumer never
+share anything but the ring.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RunSummary", "StreamWindows", "run_pipeline"]
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .config import Config
+from .detect.base import Detector, Event, Window
+from .ingest.base import Source, SourceStatus, StreamSpec
+from .ringbuf import Overflow, _RingAPI, make_ring
+
+
+class EventSink(Protocol):
+    def event(self, event: Event) -> None: ...
+
+
+def ring_capacity(seconds: float, rate_hz: float) -> int:
+    """Frames for ``seconds`` of a stream, rounded up to a power of two."""
+    return 1 << max(4, math.ceil(math.log2(max(1.0, seconds * rate_hz))))
+
+
+class StreamWindows:
+    """Sliding windows over one ring, with a reused output buffer."""
+
+    def __init__(self, spec: StreamSpec, ring: _RingAPI, window_s: float, hop_s: float) -> None:
+        self.spec, self.ring = spec, ring
+        self.size = max(2, round(window_s * spec.rate_hz))
+        self.hop = max(1, min(self.size, round(hop_s * spec.rate_hz)))
+        self._buf = np.empty(self.size, dtype=ring.dtype)
+        self._fresh = self.size  # frames in the next window not seen before
+        self.windows = 0
+
+    def next_window(self) -> Window | None:
+        if len(self.ring) < self.size:
+            return None
+        frames = self.ring.peek(self.size, out=self._buf)
+        w = Window(
+            self.spec.name,
+            self.spec.channels,
+            self.spec.rate_hz,
+            frames["t"],
+            frames["v"],
+            self._fresh,
+        )
+        self.ring.skip(self.hop)
+        self._fresh = self.hop
+        self.windows += 1
+        return w
+
+    def end_segment(self) -> int:
+        """Discard frames too few for a window; returns how many."""
+        self._fresh = self.size
+        return self.ring.skip(len(self.ring))
+
+
+@dataclass
+class RunSummary:
+    samples: int = 0
+    windows: int = 0
+    events: int = 0
+    events_by_detector: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0  # ring overflow
+    lost: int = 0  # missing at the source (sequence gaps)
+    recording_s: float = 0.0
+    wall_s: float = 0.0
+    ended: str = "end of data"
+    exit_code: int = 0
+    source: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.recording_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "summary",
+            "samples": self.samples,
+            "windows": self.windows,
+            "events": self.events,
+            "events_by_detector": self.events_by_detector,
+            "dropped": self.dropped,
+            "lost": self.lost,
+            "recording_s": round(self.recording_s, 3),
+            "wall_s": round(self.wall_s, 3),
+            "realtime_factor": round(self.realtime_factor, 1),
+            "ended": self.ended,
+            "source": self.source,
+        }
+
+
+def run_pipeline(
+    config: Config,
+    source: Source,
+    detectors: list[Detector],
+    sinks: Iterable[EventSink],
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_progress: Callable[[float, RunSummary], None] | None = None,
+    poll_s: float = 0.02,
+) -> RunSummary:
+    """Run until the source ends or ``should_stop()``; returns the summary."""
+    sinks = list(sinks)
+    overflow = Overflow(config.ring.overflow)
+    specs = source.streams()
+    rings = {
+        name: make_ring(
+            ring_capacity(config.ring.seconds, spec.rate_hz), len(spec.channels), overflow
+        )
+        for name, spec in specs.items()
+    }
+    windows = {
+        name: StreamWindows(spec, rings[name], config.window.seconds, config.window.hop_seconds)
+        for name, spec in specs.items()
+    }
+    by_stream = {name: [d for d in detectors if name in d.streams] for name in specs}
+    summary = RunSummary()
+    started = time.perf_counter()
+    source.start(rings)
+    status = SourceStatus()
+    try:
+        while not should_stop():
+            status = source.pump(poll_s)
+            for name, sw in windows.items():
+                while (w := sw.next_window()) is not None:
+                    for det in by_stream[name]:
+                        for ev in det.on_window(w):
+                            summary.events += 1
+                            summary.events_by_detector[ev.detector] = (
+                                summary.events_by_detector.get(ev.detector, 0) + 1
+                            )
+                            for sink in sinks:
+                                sink.event(ev)
+            if status.segment_end or status.ended:
+                for sw in windows.values():
+                    sw.end_segment()
+                for det in detectors:
+                    det.reset()
+            if on_progress is not None:
+                on_progress(source.progress() or 0.0, summary)
+            if status.ended:
+                break
+    finally:
+        source.close()
+    summary.wall_s = time.perf_counter() - started
+    replayed = getattr(source, "replayed_s", None)
+    summary.recording_s = replayed() if replayed else summary.wall_s
+    summary.windows = sum(sw.windows for sw in windows.values())
+    for ring in rings.values():
+        st = ring.stats()
+        summary.samples += st.written
+        summary.dropped += st.dropped
+    summary.source = dict(status.counters)
+    summary.lost = status.counters.get("lost_samples", 0)
+    if status.error:
+        summary.ended = status.error
+    elif not status.ended:
+        summary.ended = "stopped"
+    return summary
