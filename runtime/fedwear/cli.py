@@ -45,8 +45,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     emu.add_argument("recording", nargs="?", help="recording file (default: bundled)")
     emu.add_argument("--link", type=Path, help="create this symlink to the pty")
-    emu.add_argument("--pace", choices=["asap", "realtime"], default="realtime")
+    emu.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="pace as a multiple of real time; 0 sends as fast as possible",
+    )
     emu.add_argument("--loop", action="store_true", help="start over at the end")
+    emu.add_argument(
+        "--settle",
+        type=float,
+        default=0.3,
+        help="seconds to wait after the host opens the port before streaming (default 0.3)",
+    )
+    emu.add_argument(
+        "--linger",
+        type=float,
+        default=1.0,
+        help="seconds to stay plugged in after the last frame (default 1)",
+    )
     emu.add_argument("--config", type=Path, help="TOML configuration (stream rates)")
 
     cfg = sub.add_parser("config", help="print the effective configuration as TOML")
@@ -137,10 +154,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"ended: {summary.ended}; events logged to {config.event_log_path()}",
         file=sys.stderr,
     )
-    return ExitCode.SOURCE_LOST if "vanished" in summary.ended else ExitCode.OK
+    return ExitCode.SOURCE_LOST if summary.source_lost else ExitCode.OK
 
 
 def _cmd_hub_emulator(args: argparse.Namespace) -> int:
+    import time
+
     from .config import load_config
     from .ingest.emulator import HubEmulator, PtyLink
     from .ingest.recordings import read_recording
@@ -157,10 +176,15 @@ def _cmd_hub_emulator(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    sent = 0
     try:
-        sent = emulator.serve(
-            link, realtime=args.pace == "realtime", loop=args.loop, should_stop=stop
-        )
+        if not link.wait_for_reader(stop):
+            return ExitCode.OK
+        time.sleep(args.settle)  # the host configures the port and flushes its input
+        sent = emulator.serve(link, args.speed, loop=args.loop, should_stop=stop)
+        deadline = time.monotonic() + args.linger
+        while not stop() and time.monotonic() < deadline:
+            time.sleep(0.05)  # let the host drain what is in flight before unplugging
     finally:
         link.close()
     print(f"hub-emulator: sent {sent} frames", file=sys.stderr)

@@ -78,7 +78,7 @@ class RunSummary:
     recording_s: float = 0.0
     wall_s: float = 0.0
     ended: str = "end of data"
-    exit_code: int = 0
+    source_lost: bool = False  # the device vanished: systemd should restart us
     source: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -131,11 +131,15 @@ def run_pipeline(
     started = time.perf_counter()
     source.start(rings)
     status = SourceStatus()
+    busy = False
     try:
         while not should_stop():
-            status = source.pump(poll_s)
+            # Wait for data only when the last pass found nothing to do.
+            status = source.pump(0.0 if busy else poll_s)
+            busy = False
             for name, sw in windows.items():
                 while (w := sw.next_window()) is not None:
+                    busy = True
                     for det in by_stream[name]:
                         for ev in det.on_window(w):
                             summary.events += 1
@@ -165,6 +169,7 @@ def run_pipeline(
         summary.dropped += st.dropped
     summary.source = dict(status.counters)
     summary.lost = status.counters.get("lost_samples", 0)
+    summary.source_lost = status.lost
     if status.error:
         summary.ended = status.error
     elif not status.ended:

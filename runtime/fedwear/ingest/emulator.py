@@ -14,6 +14,7 @@ import contextlib
 import errno
 import heapq
 import os
+import select
 import time
 import tty
 from collections.abc import Callable, Iterator
@@ -29,14 +30,28 @@ class PtyLink:
     """A pty pair; the slave side is what a reader opens (optionally through a symlink)."""
 
     def __init__(self, link: Path | None = None) -> None:
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.slave_name = os.ttyname(self._slave)
+        self.master, slave = os.openpty()
+        tty.setraw(slave)
+        self.slave_name = os.ttyname(slave)
+        # Close our slave end: the master then reports POLLHUP until a reader opens the
+        # port, which is how wait_for_reader() knows someone is listening.
+        os.close(slave)
         self.link = link
         if link is not None:
             with contextlib.suppress(FileNotFoundError):
                 link.unlink()
             link.symlink_to(self.slave_name)
+
+    def wait_for_reader(self, should_stop: Callable[[], bool] = lambda: False) -> bool:
+        """Block until a process has the port open (as a hub waits for its host)."""
+        poller = select.poll()
+        poller.register(self.master, select.POLLHUP)
+        while not should_stop():
+            events = poller.poll(50)
+            if not any(e & select.POLLHUP for _, e in events):
+                return True
+            time.sleep(0.05)  # POLLHUP is level-triggered: do not spin
+        return False
 
     @property
     def path(self) -> str:
@@ -49,10 +64,9 @@ class PtyLink:
             view = view[n:]
 
     def close(self) -> None:
-        """Closing the master is a hub being unplugged: readers get EIO."""
-        for fd in (self.master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        """Closing the master is a hub being unplugged: readers see a hang-up."""
+        with contextlib.suppress(OSError):
+            os.close(self.master)
         if self.link is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.link.unlink()
@@ -100,19 +114,20 @@ class HubEmulator:
     def serve(
         self,
         link: PtyLink,
-        realtime: bool,
+        speed: float = 1.0,
         loop: bool = False,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> int:
-        """Write frames until done (or forever with ``loop``); returns frames sent."""
+        """Write frames at ``speed`` x real time (0: unpaced) until done, or forever with
+        ``loop``; returns the number of frames sent."""
         offset = 0
         start = time.monotonic()
         while True:
             for t_end, frame in self.frames(offset):
                 if should_stop():
                     return self.frames_sent
-                if realtime:
-                    delay = start + t_end / 1e9 - time.monotonic()
+                if speed > 0:
+                    delay = start + t_end / 1e9 / speed - time.monotonic()
                     if delay > 0:
                         time.sleep(delay)
                 try:

@@ -132,4 +132,5 @@ class ReplaySource(Source):
         return self._replayed_s + self._current.duration_s() * (min(fractions) if fractions else 0)
 
     def close(self) -> None:
+        self._replayed_s = self.replayed_s()  # keep what was played of the current recording
         self._current = None

@@ -15,6 +15,8 @@ class ThreadedSource(Source):
 
     _intake: IntakeThread | None = None
     device_label = "device"
+    # A serial port never reaches end of file on its own: EOF there is a hang-up.
+    eof_is_loss = False
 
     def _decoder_counters(self) -> dict[str, int]:
         return {}
@@ -31,6 +33,13 @@ class ThreadedSource(Source):
                 lost=True,
                 counters=counters,
                 error=f"{self.device_label} vanished or failed: {st.describe()}",
+            )
+        if st.state is IntakeState.ENDED and self.eof_is_loss:
+            return SourceStatus(
+                ended=True,
+                lost=True,
+                counters=counters,
+                error=f"{self.device_label} vanished (hang-up)",
             )
         if st.state is IntakeState.ENDED:
             return SourceStatus(

@@ -25,6 +25,7 @@ class UartSource(ThreadedSource):
     """Reads the hub protocol (docs/hub-protocol.md) from a serial port."""
 
     kind = SourceKind.UART
+    eof_is_loss = True
 
     def __init__(self, port: str, baudrate: int, rates: Mapping[str, float]) -> None:
         self.port, self.baudrate = port, baudrate

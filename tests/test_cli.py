@@ -1,0 +1,142 @@
+"""The fedwear command as a user runs it (subprocesses, real files, a real pty)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fedwear.errors import ExitCode
+from fedwear.events import read_event_log
+
+
+def fedwear(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [sys.executable, "-m", "fedwear.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **kw,
+    )
+
+
+def lines(stdout: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_run_on_the_embedded_default(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    result = fedwear("run", "--event-log", str(log))
+    assert result.returncode == 0, result.stderr
+    out = lines(result.stdout)
+    summary = out[-1]
+    assert summary["type"] == "summary" and summary["ended"] == "end of data"
+    assert summary["samples"] > 40_000 and summary["windows"] > 400
+    assert summary["dropped"] == 0 and abs(summary["recording_s"] - 120) < 1
+    events = [o for o in out if o["type"] == "event"]
+    assert summary["events"] == len(events) >= 1
+    assert read_event_log(log) == events
+    assert "real time" in result.stderr
+    # The log is append-only: a second run adds to it.
+    fedwear("run", "--event-log", str(log), "--quiet")
+    assert len(read_event_log(log)) == 2 * len(events)
+
+
+def test_bad_config_stops_at_start_with_the_key_named(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[window]\nsecnds = 4\n")
+    result = fedwear("run", "--config", str(config))
+    assert result.returncode == ExitCode.CONFIG
+    assert "window.secnds: unknown key" in result.stderr
+    assert result.stdout == ""
+
+
+def test_missing_recording_is_a_dataset_error(tmp_path: Path) -> None:
+    result = fedwear("run", "--path", str(tmp_path / "nope.edf"))
+    assert result.returncode == ExitCode.DATASET
+    assert "nope.edf: no such file" in result.stderr
+
+
+def test_replay_of_a_folder_of_recordings(data_dir: Path, tmp_path: Path) -> None:
+    result = fedwear("run", "--path", str(data_dir), "--event-log", str(tmp_path / "e.jsonl"))
+    assert result.returncode == 0, result.stderr
+    summary = lines(result.stdout)[-1]
+    assert summary["source"]["recordings"] == 2  # the MobiFall trial and the MIT-BIH excerpt
+    assert summary["events_by_detector"].get("dropout", 0) == 0  # no gap between recordings
+
+
+def test_hub_emulator_to_fedwear_run_through_a_pty(tmp_path: Path) -> None:
+    link = tmp_path / "hub"
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fedwear.cli",
+            "hub-emulator",
+            "--link",
+            str(link),
+            "--speed",
+            "40",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not link.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        result = fedwear(
+            "run", "--source", "uart", "--port", str(link), "--event-log", str(tmp_path / "e.jsonl")
+        )
+    finally:
+        emulator.wait(timeout=60)
+    assert emulator.returncode == 0
+    summary = lines(result.stdout)[-1]
+    # The emulator closes the pty when the recording ends: the hub is "unplugged".
+    assert result.returncode == ExitCode.SOURCE_LOST
+    assert "vanished" in summary["ended"]
+    assert summary["source"]["crc_errors"] == 0 and summary["lost"] == 0
+    assert summary["dropped"] == 0  # the consumer keeps up with a hub at 40x real time
+    assert summary["samples"] == summary["source"]["samples"] > 40_000
+    assert summary["events_by_detector"].get("saturation", 0) >= 1  # the PPG clipping
+
+
+def test_config_command_prints_valid_toml(tmp_path: Path) -> None:
+    result = fedwear("config")
+    assert result.returncode == 0 and "[source]" in result.stdout
+    path = tmp_path / "c.toml"
+    path.write_text(result.stdout)
+    assert (
+        fedwear(
+            "run", "--config", str(path), "--quiet", "--event-log", str(tmp_path / "e.jsonl")
+        ).returncode
+        == 0
+    )
+
+
+def test_sigterm_ends_a_realtime_run_with_a_summary(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fedwear.cli",
+            "run",
+            "--pace",
+            "realtime",
+            "--event-log",
+            str(tmp_path / "e.jsonl"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    time.sleep(3)
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    summary = lines(out)[-1]
+    assert summary["ended"] == "stopped" and 0 < summary["recording_s"] < 60

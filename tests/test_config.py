@@ -1,0 +1,65 @@
+"""Configuration: defaults, TOML files, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fedwear.config import load_config, to_toml
+from fedwear.errors import ConfigError
+
+
+def test_defaults_are_valid_and_round_trip_through_toml(tmp_path: Path) -> None:
+    config = load_config()
+    assert config.source.kind == "replay" and config.stream_rates()["imu"] == 100.0
+    path = tmp_path / "fedwear.toml"
+    path.write_text(to_toml(config))
+    assert load_config(path) == config
+
+
+def test_file_values_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[window]\nseconds = 8\n[streams.ppg]\nenabled = false\n")
+    config = load_config(path, {"source.pace": "realtime"})
+    assert config.window.seconds == 8.0 and isinstance(config.window.seconds, float)
+    assert "ppg" not in config.stream_rates()
+    assert config.source.pace == "realtime"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("[window]\nsecond = 3\n", "window.second"),
+        ('[window]\nseconds = "4"\n', "window.seconds"),
+        ("[source]\nkind = 'usb'\n", "source.kind"),
+        ("[streams.imu]\nrate_hz = -1\n", "streams.imu.rate_hz"),
+        ("[detectors.flatline]\nstreams = ['imu', 'eeg']\n", "detectors.flatline.streams[1]"),
+        ("[detectors.heart_rate]\nenabled = 1\n", "detectors.heart_rate.enabled"),
+        ("[window]\nseconds = 2\nhop_seconds = 3\n", "window.hop_seconds"),
+        ("window = 3\n", "window"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == key
+
+
+def test_unreadable_or_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "absent.toml")
+    path = tmp_path / "broken.toml"
+    path.write_text("[window\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+    path.write_bytes(b"x = '" + b"a" * (2 * 1024 * 1024) + b"'")
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config(path)
+
+
+def test_event_log_follows_systemd_state_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/fedwear")
+    assert str(load_config().event_log_path()) == "/var/lib/fedwear/events.jsonl"

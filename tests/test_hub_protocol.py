@@ -1,0 +1,151 @@
+"""The hub protocol: Python encoder and C decoder, and the decoder's behaviour on noise."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fedwear.errors import DecodeError
+from fedwear.ingest.hub_protocol import SENSOR_IDS, HubDecoder, crc16, encode_frame
+from fedwear.native import lib
+from fedwear.ringbuf import Ring
+
+IMU = SENSOR_IDS["imu"]
+HR = SENSOR_IDS["hr"]
+SCALES = np.array([0.01, 0.01, 0.01, 0.001, 0.001, 0.001], dtype=np.float32)
+
+
+def imu_frame(seq: int, first: int = 0, count: int = 10) -> bytes:
+    raw = (np.arange(count * 6, dtype=np.int16).reshape(count, 6) + first).astype(np.int16)
+    return encode_frame(IMU, seq, 1_000_000 * first, 1_000_000, SCALES, raw)
+
+
+def decoder() -> tuple[HubDecoder, Ring, Ring]:
+    imu, hr = Ring(1024, 6), Ring(64, 1)
+    return HubDecoder({IMU: imu, HR: hr}), imu, hr
+
+
+def test_c_crc_matches_the_specification() -> None:
+    # CRC-16/CCITT-FALSE check value for "123456789" is 0x29B1.
+    assert crc16(b"123456789") == 0x29B1
+    assert lib.fw_crc16(b"123456789", 9) == 0x29B1
+
+
+def test_round_trip_values_and_timestamps() -> None:
+    dec, imu, _ = decoder()
+    dec.feed(imu_frame(0, first=5))
+    got = imu.read(100)
+    assert len(got) == 10
+    assert list(got["t"]) == [5_000_000 + 1_000_000 * i for i in range(10)]
+    expected = (np.arange(60).reshape(10, 6) + 5) * SCALES
+    np.testing.assert_allclose(got["v"], expected, rtol=1e-6)
+    assert dec.stats()["frames"] == 1
+
+
+def test_byte_by_byte_feeding_is_the_same_as_one_chunk() -> None:
+    dec, imu, _ = decoder()
+    for b in imu_frame(0) + imu_frame(1):
+        dec.feed(bytes([b]))
+    assert len(imu) == 20
+
+
+def test_wrong_crc_is_counted_and_the_next_frame_still_decodes() -> None:
+    dec, imu, _ = decoder()
+    bad = bytearray(imu_frame(0))
+    bad[20] ^= 0xFF
+    dec.feed(bytes(bad) + imu_frame(1))
+    s = dec.stats()
+    assert s["crc_errors"] == 1 and s["frames"] == 1
+    assert len(imu) == 10
+
+
+def test_garbage_truncation_and_bad_headers_are_skipped() -> None:
+    dec, imu, _ = decoder()
+    frame = imu_frame(0)
+    bad_version = frame[:2] + b"\x07" + frame[3:]
+    oversized = frame[:6] + struct.pack("<H", 5000) + frame[8:]
+    dec.feed(b"\x00\xff\xa5garbage" + bad_version + oversized + frame[:30] + imu_frame(1))
+    dec.finish()
+    s = dec.stats()
+    assert s["frames"] == 1
+    assert s["bad_frames"] >= 2
+    assert s["garbage_bytes"] > 0
+    assert len(imu) == 10
+
+
+def test_valid_crc_with_inconsistent_payload_is_a_bad_frame() -> None:
+    dec, imu, _ = decoder()
+    frame = bytearray(imu_frame(0))
+    frame[8 + 12] = 5  # claims 5 channels; the length says 6
+    body = bytes(frame[2:-2])
+    frame[-2:] = struct.pack("<H", crc16(body))
+    dec.feed(bytes(frame))
+    assert dec.stats()["bad_frames"] == 1 and len(imu) == 0
+
+
+def test_sequence_gaps_count_lost_samples_and_repeats_are_dropped() -> None:
+    dec, imu, _ = decoder()
+    dec.feed(imu_frame(0) + imu_frame(1) + imu_frame(4) + imu_frame(4) + imu_frame(3))
+    s = dec.stats()
+    assert s["seq_gaps"] == 1 and s["lost_frames"] == 2 and s["lost_samples"] == 20
+    assert s["out_of_order"] == 2
+    assert len(imu) == 30
+
+
+def test_sequence_numbers_wrap_without_a_gap() -> None:
+    dec, _, _ = decoder()
+    dec.feed(imu_frame(0xFFFF) + imu_frame(0))
+    assert dec.stats()["seq_gaps"] == 0
+
+
+def test_unknown_sensor_and_channel_mismatch() -> None:
+    dec, _, hr = decoder()
+    raw = np.ones((3, 1), dtype=np.int16)
+    dec.feed(encode_frame(9, 0, 0, 1_000_000_000, np.ones(1, np.float32), raw))
+    dec.feed(
+        encode_frame(HR, 0, 0, 1_000_000_000, np.ones(6, np.float32), np.ones((3, 6), np.int16))
+    )  # HR ring has one channel
+    s = dec.stats()
+    assert s["unknown_sensor"] == 1 and s["bad_frames"] == 1
+    assert len(hr) == 0
+
+
+def test_non_finite_scale_is_rejected() -> None:
+    dec, imu, _ = decoder()
+    scales = SCALES.copy()
+    scales[0] = np.nan
+    dec.feed(encode_frame(IMU, 0, 0, 1_000_000, scales, np.ones((2, 6), np.int16)))
+    assert dec.stats()["bad_frames"] == 1 and len(imu) == 0
+
+
+def test_encoder_refuses_what_does_not_fit() -> None:
+    with pytest.raises(DecodeError):
+        encode_frame(IMU, 0, 0, 1, SCALES, np.ones((200, 6), np.int16))
+    with pytest.raises(DecodeError):
+        encode_frame(IMU, 0, 0, 1, SCALES, np.ones((2, 6), np.float32))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    noise=st.lists(st.binary(max_size=64), min_size=6, max_size=6),
+    splits=st.lists(st.integers(1, 97), min_size=1, max_size=8),
+)
+def test_every_valid_frame_survives_any_noise_between_frames(
+    noise: list[bytes], splits: list[int]
+) -> None:
+    dec, imu, _ = decoder()
+    stream = b"".join(n + imu_frame(i, first=10 * i) for i, n in enumerate(noise[:5]))
+    stream += noise[5]
+    pos, i = 0, 0
+    while pos < len(stream):  # arbitrary read sizes, as a tty delivers them
+        step = splits[i % len(splits)]
+        dec.feed(stream[pos : pos + step])
+        pos, i = pos + step, i + 1
+    dec.finish()
+    got = imu.read(1000)
+    assert dec.stats()["frames"] == 5
+    assert list(got["t"]) == [1_000_000 * k for k in range(50)]

@@ -1,0 +1,126 @@
+"""Recording readers: the shipped samples, the shared datasets, and malformed files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedwear.errors import DatasetError
+from fedwear.ingest.recordings import (
+    heart_rate_from_beats,
+    read_edf,
+    read_mobifall,
+    read_recording,
+    read_wfdb,
+    recordings_in,
+    resample,
+)
+from fedwear.ingest.replay import bundled_recording
+
+RATES = {"imu": 100.0, "ppg": 64.0, "ecg": 250.0, "hr": 1.0}
+
+
+def test_resample_irregular_timestamps() -> None:
+    t = np.array([0, 9_000_000, 21_000_000, 21_000_000, 30_000_000], dtype=np.int64)
+    v = np.array([0.0, 0.9, 2.1, 99.0, 3.0])
+    grid, out = resample(t, v, 100.0)
+    assert list(grid) == [0, 10_000_000, 20_000_000, 30_000_000]
+    np.testing.assert_allclose(out[:, 0], [0.0, 1.0, 2.0, 3.0], atol=1e-6)
+
+
+def test_mobifall_trial_merges_acc_and_gyro(data_dir: Path) -> None:
+    rec = read_mobifall(data_dir / "mobifall" / "FOL_gyro_2_1.txt", 100.0)
+    t, v = rec.streams["imu"]
+    assert v.shape[1] == 6 and t[0] == 0
+    assert np.all(np.diff(t) == 10_000_000)
+    assert 5 < rec.duration_s() < 30
+    # Gravity is in the accelerometer: its magnitude at rest is about 1 g.
+    assert 8 < np.median(np.linalg.norm(v[:, :3], axis=1)) < 12
+
+
+def test_wfdb_excerpt_gives_ecg_and_heart_rate(data_dir: Path) -> None:
+    rec = read_wfdb(data_dir / "mitbih" / "119_60s.hea", RATES)
+    t, _ = rec.streams["ecg"]
+    assert abs(rec.duration_s() - 60) < 1
+    assert np.all(np.diff(t) == 4_000_000)  # 360 Hz resampled to 250 Hz
+    _, hr = rec.streams["hr"]
+    assert 40 < np.median(hr) < 120
+
+
+def test_bundled_edf_has_every_wearable_stream() -> None:
+    rec = read_edf(bundled_recording(), RATES)
+    assert set(rec.streams) == {"imu", "ppg", "ecg", "hr"}
+    assert abs(rec.duration_s() - 120) < 2
+    _, imu = rec.streams["imu"]
+    assert np.abs(imu[:, 3:]).max() < 20  # gyro converted from deg/s to rad/s
+    _, hr = rec.streams["hr"]
+    assert 50 < np.median(hr) < 130
+
+
+def test_heart_rate_ignores_implausible_intervals() -> None:
+    _, hr = heart_rate_from_beats(np.array([0.0, 1.0, 2.0, 3.0, 4.0, 9.0, 10.0]), 1.0)
+    assert np.allclose(hr[:, 0], 60.0)  # the 5 s pause is left out, not averaged in
+    _, hr = heart_rate_from_beats(np.array([0.0, 1.0, 2.0, 2.05, 3.0, 4.0]), 1.0)
+    assert hr.max() < 240  # the 50 ms interval (an extra detection) is left out
+
+
+def write_mobifall(path: Path, rows: list[str]) -> Path:
+    path.write_text("#header\n@DATA\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_garbled_mobifall_line_names_file_and_line(tmp_path: Path) -> None:
+    acc = write_mobifall(
+        tmp_path / "FOL_acc_9_1.txt", ["1000, 1, 2, 3", "2000, 1, 2, 3", "3000, 1, oops, 3"]
+    )
+    write_mobifall(tmp_path / "FOL_gyro_9_1.txt", ["1000, 1, 2, 3", "3000, 1, 2, 3"])
+    with pytest.raises(DatasetError, match=r"FOL_acc_9_1.txt:5: expected 'timestamp_ns, x, y, z'"):
+        read_mobifall(acc, 100.0)
+
+
+def test_truncated_and_half_missing_mobifall(tmp_path: Path) -> None:
+    acc = write_mobifall(tmp_path / "FOL_acc_9_1.txt", ["1000, 1, 2, 3"])
+    with pytest.raises(DatasetError, match="missing half"):
+        read_mobifall(acc, 100.0)
+    write_mobifall(tmp_path / "FOL_gyro_9_1.txt", ["1000, 1, 2, 3", "3000, 1, 2, 3"])
+    with pytest.raises(DatasetError, match="fewer than two samples"):
+        read_mobifall(acc, 100.0)
+    write_mobifall(acc, ["1000, 1, 2, 3", "3000, 1, 2, 3"])
+    (tmp_path / "FOL_gyro_9_1.txt").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        read_mobifall(acc, 100.0)
+
+
+def test_truncated_edf_and_wfdb_are_dataset_errors(tmp_path: Path, data_dir: Path) -> None:
+    edf = tmp_path / "cut.edf"
+    edf.write_bytes(bundled_recording().read_bytes()[:3000])
+    with pytest.raises(DatasetError, match=r"cut\.edf"):
+        read_recording(edf, RATES)
+    for name in ("119_60s.hea", "119_60s.atr"):
+        shutil.copyfile(data_dir / "mitbih" / name, tmp_path / name)
+    (tmp_path / "119_60s.dat").write_bytes((data_dir / "mitbih" / "119_60s.dat").read_bytes()[:100])
+    with pytest.raises(DatasetError, match="119_60s"):
+        read_recording(tmp_path / "119_60s.hea", RATES)
+
+
+def test_unknown_files_and_folders(tmp_path: Path) -> None:
+    (tmp_path / "notes.csv").write_text("a,b\n")
+    with pytest.raises(DatasetError, match="unknown recording type"):
+        read_recording(tmp_path / "notes.csv", RATES)
+    with pytest.raises(DatasetError, match="no recordings"):
+        recordings_in(tmp_path)
+    with pytest.raises(DatasetError, match="no such file"):
+        recordings_in(tmp_path / "absent")
+
+
+@pytest.mark.shared
+def test_shared_datasets_load(shared_data: Path) -> None:
+    rec = read_recording(shared_data / "mitbih" / "208.hea", RATES)
+    assert abs(rec.duration_s() - 1805) < 5
+    rec = read_recording(shared_data / "wristppg" / "edf" / "s3_run.edf", RATES)
+    assert {"imu", "ppg", "hr"} <= set(rec.streams)
+    trials = recordings_in(shared_data / "mobifall" / "sub1")
+    assert trials and all("_acc_" in p.name for p in trials)

@@ -1,0 +1,140 @@
+"""The serial path end to end: pyserial opens a real pty, the C thread reads it.
+
+A pseudo-terminal is the most real stand-in for a hub's UART available without hardware;
+the bytes cross the kernel's tty layer exactly as they would from /dev/ttyS*.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedwear.errors import SourceError
+from fedwear.ingest.emulator import HubEmulator, PtyLink
+from fedwear.ingest.recordings import read_mobifall
+from fedwear.ingest.uart import UartSource
+from fedwear.ringbuf import Overflow, Ring
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_emulated_hub_recording_arrives_through_the_tty(data_dir: Path) -> None:
+    rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 100.0)
+    t, v = rec.streams["imu"]
+    link = PtyLink()
+    source = UartSource(link.path, 921600, {"imu": 100.0})
+    ring = Ring(4096, 6)
+    source.start({"imu": ring})
+    sender = threading.Thread(target=HubEmulator(rec).serve, args=(link, 0))
+    sender.start()
+    assert wait_until(lambda: len(ring) >= len(t))
+    sender.join()
+    got = ring.read(len(t) + 10)
+    assert np.array_equal(got["t"], t)
+    step = np.abs(v).max(axis=0) / 32767  # the emulator quantizes to int16 per channel
+    assert np.all(np.abs(got["v"] - v) <= step * 0.51 + 1e-6)
+    link.close()  # unplug the hub
+    status = source.pump(0)
+    assert wait_until(lambda: source.pump(0).ended)
+    status = source.pump(0)
+    assert status.lost and "vanished" in status.error
+    assert status.counters["frames"] > 0 and status.counters["crc_errors"] == 0
+    source.close()
+
+
+WRITER = textwrap.dedent("""
+    import os, sys, time
+    import numpy as np
+    from fedwear.ingest.hub_protocol import encode_frame
+    fd, frames = int(sys.argv[1]), int(sys.argv[2])
+    scales = np.ones(6, dtype=np.float32)
+    start = time.monotonic()
+    for f in range(frames):  # 10 samples x 6 channels every 10 ms: 1 kHz
+        raw = (np.arange(60).reshape(10, 6) % 1000 + f).astype(np.int16)
+        data = encode_frame(1, f, f * 10_000_000, 1_000_000, scales, raw)
+        while data:
+            data = data[os.write(fd, data):]
+        delay = start + (f + 1) * 0.010 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+""")
+
+
+def hold_the_gil(seconds: float) -> None:
+    """A consumer stall that keeps the interpreter busy, as a GC pause does."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+@pytest.mark.parametrize(("capacity", "expect_loss"), [(1024, False), (64, True)])
+def test_200ms_consumer_stall_at_1khz(capacity: int, expect_loss: bool) -> None:
+    frames = 150  # 1.5 s, 1500 samples
+    link = PtyLink()
+    source = UartSource(link.path, 921600, {"imu": 1000.0})
+    ring = Ring(capacity, 6, Overflow.DROP_OLDEST)
+    source.start({"imu": ring})
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(link.master), str(frames)], pass_fds=(link.master,)
+    )
+    received: list[np.ndarray] = []
+    out = np.empty(capacity, dtype=ring.dtype)
+    deadline = time.monotonic() + 30
+    stalls = 0
+    while time.monotonic() < deadline:
+        got = ring.read(capacity, out=out)
+        if len(got):
+            received.append(got["t"].copy())
+        if stalls < 3 and sum(map(len, received)) > 300 * (stalls + 1):
+            hold_the_gil(0.2)
+            stalls += 1
+        if writer.poll() is not None and not len(got) and len(ring) == 0:
+            time.sleep(0.05)
+            if len(ring) == 0:
+                break
+        time.sleep(0.002)
+    assert writer.wait() == 0
+    counters = source.pump(0).counters
+    source.close()
+    link.close()
+    t = np.concatenate(received)
+    assert stalls == 3
+    assert counters["lost_samples"] == 0 and counters["crc_errors"] == 0
+    if expect_loss:  # the same stall overflows a ring that is too small
+        assert ring.stats().dropped > 0
+    else:
+        assert ring.stats().dropped == 0
+        assert np.array_equal(t, np.arange(frames * 10) * 1_000_000)
+
+
+def test_missing_port_is_a_clear_error(tmp_path: Path) -> None:
+    source = UartSource(str(tmp_path / "ttyNOPE"), 115200, {"imu": 100.0})
+    with pytest.raises(SourceError, match="cannot open serial port"):
+        source.start({"imu": Ring(64, 6)})
+
+
+def test_close_does_not_hang_while_the_hub_is_silent() -> None:
+    link = PtyLink()
+    source = UartSource(link.path, 115200, {"imu": 100.0})
+    source.start({"imu": Ring(64, 6)})
+    started = time.monotonic()
+    source.close()
+    source.close()  # idempotent
+    assert time.monotonic() - started < 5
+    link.close()
+    assert not os.path.exists(link.path) or link.link is None
