@@ -82,7 +82,7 @@ def python_level(seconds: float) -> list[tuple[str, float]]:
         py_ring.write(batch)
         py_ring.read(FRAMES, out=out)
 
-    samples = [(int(ts), *map(float, row)) for ts, row in zip(batch["t"], batch["v"])]
+    samples = [(int(ts), *map(float, row)) for ts, row in zip(batch["t"], batch["v"], strict=True)]
     dq: collections.deque[tuple[float, ...]] = collections.deque(maxlen=4096)
 
     def deque_of_tuples() -> None:
