@@ -1,7 +1,8 @@
 """Where events go: JSON lines on a stream, and an append-only event log on disk.
 
 The log is opened with O_APPEND and every event is one write() of one whole line, so a
-kill at any moment leaves at most a partial last line, which ``read_event_log`` skips.
+kill at any moment leaves at most a partial last line: ``read_event_log`` skips it and
+the next ``EventLog`` ends it before appending, so only the interrupted event is lost.
 """
 
 from __future__ import annotations
@@ -41,11 +42,18 @@ class EventLog:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+            self._end_torn_line()
         except OSError as exc:
             raise SourceError(
                 f"cannot open the event log {path}: {exc.strerror}", code="event-log"
             ) from None
+
+    def _end_torn_line(self) -> None:
+        """A kill mid-write leaves a partial last line: end it so the next event is whole."""
+        size = os.fstat(self._fd).st_size
+        if size and os.pread(self._fd, 1, size - 1) != b"\n":
+            os.write(self._fd, b"\n")
 
     def event(self, event: Event) -> None:
         line = json.dumps(event.to_dict(), separators=(",", ":")) + "\n"
