@@ -9,12 +9,12 @@ from typing import Any
 from .errors import NativeError
 
 try:
-    from ._native import ffi, lib  # type: ignore[import-not-found]
+    from . import _native  # type: ignore[attr-defined]
 except ImportError as exc:  # pragma: no cover - only without a build
     raise NativeError(
         "the C extension fedwear._native is not built; install the package with "
         "'pip install .' (or 'pip install -e .') so cffi compiles native/"
     ) from exc
 
-ffi: Any
-lib: Any
+ffi: Any = _native.ffi
+lib: Any = _native.lib

@@ -21,7 +21,7 @@ import numpy as np
 from .config import Config
 from .detect.base import Detector, Event, Window
 from .ingest.base import Source, SourceStatus, StreamSpec
-from .ringbuf import Overflow, _RingAPI, make_ring
+from .ringbuf import FrameRing, Overflow, make_ring
 
 
 class EventSink(Protocol):
@@ -36,7 +36,7 @@ def ring_capacity(seconds: float, rate_hz: float) -> int:
 class StreamWindows:
     """Sliding windows over one ring, with a reused output buffer."""
 
-    def __init__(self, spec: StreamSpec, ring: _RingAPI, window_s: float, hop_s: float) -> None:
+    def __init__(self, spec: StreamSpec, ring: FrameRing, window_s: float, hop_s: float) -> None:
         self.spec, self.ring = spec, ring
         self.size = max(2, round(window_s * spec.rate_hz))
         self.hop = max(1, min(self.size, round(hop_s * spec.rate_hz)))

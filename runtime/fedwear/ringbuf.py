@@ -8,9 +8,18 @@ Set ``FEDWEAR_PURE_PYTHON=1`` to use the numpy reference ring instead (no thread
 
 from __future__ import annotations
 
-__all__ = ["Overflow", "Ring", "RingStats", "frame_dtype", "make_frames", "make_ring"]
+__all__ = [
+    "FrameRing",
+    "Overflow",
+    "Ring",
+    "RingStats",
+    "frame_dtype",
+    "make_frames",
+    "make_ring",
+]
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -73,12 +82,52 @@ def _check_capacity(capacity: int) -> None:
         raise RingError(f"capacity must be a power of two, got {capacity}", code="capacity")
 
 
-class _RingAPI:
-    """What both ring implementations offer; the consumer methods return numpy views."""
+class FrameRing(ABC):
+    """The frame ring interface (the C ring and the numpy reference ring implement it).
+
+    Producer side: ``write``. Consumer side: everything else. Consumer methods return
+    views of ``out`` (or of a new array when ``out`` is None).
+    """
 
     capacity: int
     channels: int
     dtype: np.dtype
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Frames waiting to be consumed."""
+
+    @abstractmethod
+    def write(self, frames: np.ndarray) -> int:
+        """Store frames; returns how many were stored (overflow is counted)."""
+
+    @abstractmethod
+    def read(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Take up to n oldest frames."""
+
+    @abstractmethod
+    def peek(self, n: int, offset: int = 0, out: np.ndarray | None = None) -> np.ndarray:
+        """Copy up to n frames starting ``offset`` after the oldest; keep them."""
+
+    @abstractmethod
+    def peek_last(self, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Copy the newest n frames without consuming."""
+
+    @abstractmethod
+    def skip(self, n: int) -> int:
+        """Drop up to n oldest frames; returns how many."""
+
+    @abstractmethod
+    def linear_block(self) -> np.ndarray:
+        """A zero-copy view of the oldest contiguous frames, held until ``release``."""
+
+    @abstractmethod
+    def release(self, consumed: int) -> None:
+        """End a ``linear_block`` claim, consuming ``consumed`` frames."""
+
+    @abstractmethod
+    def stats(self) -> RingStats:
+        """Totals since creation."""
 
     def _out(self, n: int, out: np.ndarray | None) -> np.ndarray:
         if out is None:
@@ -97,7 +146,7 @@ class _RingAPI:
         return np.ascontiguousarray(frames)
 
 
-class Ring(_RingAPI):
+class Ring(FrameRing):
     """The C ring (native/fw_ring.c). One producer thread and one consumer thread."""
 
     def __init__(
@@ -183,7 +232,7 @@ class Ring(_RingAPI):
         return RingStats(int(s.written), int(s.read), int(s.dropped), int(s.overruns))
 
 
-def make_ring(capacity: int, channels: int, overflow: Overflow = Overflow.DROP_OLDEST) -> _RingAPI:
+def make_ring(capacity: int, channels: int, overflow: Overflow = Overflow.DROP_OLDEST) -> FrameRing:
     """The C ring, or the numpy reference ring when FEDWEAR_PURE_PYTHON=1."""
     if os.environ.get("FEDWEAR_PURE_PYTHON") == "1":
         from .ringbuf_py import PyRing

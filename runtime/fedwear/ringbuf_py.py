@@ -11,10 +11,10 @@ __all__ = ["PyRing"]
 import numpy as np
 
 from .errors import RingError
-from .ringbuf import Overflow, RingStats, _check_capacity, _RingAPI, frame_dtype
+from .ringbuf import FrameRing, Overflow, RingStats, _check_capacity, frame_dtype
 
 
-class PyRing(_RingAPI):
+class PyRing(FrameRing):
     """Same API as ``Ring``; not thread-safe."""
 
     def __init__(

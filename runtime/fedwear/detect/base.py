@@ -96,7 +96,7 @@ class OnsetTracker:
     def __init__(self) -> None:
         self._active: dict[str, np.ndarray] = {}
 
-    def onsets(self, key: str, condition: np.ndarray) -> np.ndarray:
+    def onsets(self, key: str, condition: np.ndarray | bool) -> np.ndarray:
         """Indices where ``condition`` turned on since the last call for ``key``."""
         cond = np.asarray(condition, dtype=bool).reshape(-1)
         previous = self._active.get(key)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..ringbuf import _RingAPI
+    from ..ringbuf import FrameRing
 
 STREAM_CHANNELS: dict[str, tuple[str, ...]] = {
     "imu": ("ax", "ay", "az", "gx", "gy", "gz"),
@@ -66,7 +66,7 @@ class Source(ABC):
         """The streams this source will produce, known before start()."""
 
     @abstractmethod
-    def start(self, rings: Mapping[str, _RingAPI]) -> None:
+    def start(self, rings: Mapping[str, FrameRing]) -> None:
         """Begin producing into ``rings`` (one per stream name)."""
 
     @abstractmethod

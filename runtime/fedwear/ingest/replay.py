@@ -23,7 +23,7 @@ from .recordings import Recording, read_recording, recordings_in
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..ringbuf import _RingAPI
+    from ..ringbuf import FrameRing
 
 # Which streams each recording format can carry (the rest stay empty).
 _FORMAT_STREAMS = {".edf": ("imu", "ppg", "ecg", "hr"), ".hea": ("ecg", "hr"), ".txt": ("imu",)}
@@ -47,7 +47,7 @@ class ReplaySource(Source):
             for n in STREAM_CHANNELS
             if n in names and n in self.rates
         }
-        self._rings: Mapping[str, _RingAPI] = {}
+        self._rings: Mapping[str, FrameRing] = {}
         self._index = -1
         self._current: Recording | None = None
         self._pos: dict[str, int] = {}
@@ -69,7 +69,7 @@ class ReplaySource(Source):
     def streams(self) -> dict[str, StreamSpec]:
         return dict(self._streams)
 
-    def start(self, rings: Mapping[str, _RingAPI]) -> None:
+    def start(self, rings: Mapping[str, FrameRing]) -> None:
         self._rings = rings
 
     def _next_recording(self) -> bool:
