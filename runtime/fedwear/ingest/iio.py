@@ -151,7 +151,6 @@ class IioSource(ThreadedSource):
             )
         self._stream = StreamSpec(stream, tuple(c.name for c in self.values), rate_hz)
         self._fd = -1
-        self._decoder: Any = None
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> IioSource:
@@ -214,13 +213,8 @@ class IioSource(ThreadedSource):
             ) from exc
         self._intake = IntakeThread(self._fd, self._decoder, "iio")
 
-    def _decoder_counters(self) -> dict[str, int]:
-        return self._decoder.stats() if self._decoder else {}
-
     def close(self) -> None:
-        if self._intake is not None:
-            self._intake.stop()
-            self._intake = None
+        if self._stop_intake():
             self._set_buffer(False)
         if self._fd >= 0:
             os.close(self._fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = ["ThreadedSource"]
 
 import time
+from typing import Any
 
 from .base import Source, SourceStatus
 from .intake import IntakeState, IntakeThread
@@ -18,8 +19,18 @@ class ThreadedSource(Source):
     # A serial port never reaches end of file on its own: EOF there is a hang-up.
     eof_is_loss = False
 
+    _decoder: Any = None  # a HubDecoder or IIO decoder: anything with stats()
+
     def _decoder_counters(self) -> dict[str, int]:
-        return {}
+        return self._decoder.stats() if self._decoder is not None else {}
+
+    def _stop_intake(self) -> bool:
+        """Join the intake thread if it runs; True when it did (idempotent)."""
+        if self._intake is None:
+            return False
+        self._intake.stop()
+        self._intake = None
+        return True
 
     def pump(self, budget_s: float) -> SourceStatus:
         if budget_s > 0:

@@ -34,7 +34,6 @@ class UartSource(ThreadedSource):
             name: StreamSpec(name, STREAM_CHANNELS[name], rate) for name, rate in rates.items()
         }
         self._serial: serial.Serial | None = None
-        self._decoder: HubDecoder | None = None
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> UartSource:
@@ -54,13 +53,8 @@ class UartSource(ThreadedSource):
         self._decoder = HubDecoder({SENSOR_IDS[name]: ring for name, ring in rings.items()})
         self._intake = IntakeThread(self._serial.fileno(), self._decoder, "hub")
 
-    def _decoder_counters(self) -> dict[str, int]:
-        return self._decoder.stats() if self._decoder else {}
-
     def close(self) -> None:
-        if self._intake is not None:
-            self._intake.stop()
-            self._intake = None
+        self._stop_intake()
         if self._serial is not None:
             with contextlib.suppress(OSError):  # the device may already be gone
                 self._serial.close()
