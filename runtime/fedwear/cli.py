@@ -13,6 +13,7 @@ from typing import Any
 
 from . import __version__
 from .errors import ExitCode, FedwearError
+from .service import JournalFormatter, Notifier, under_journal
 
 log = logging.getLogger("fedwear")
 
@@ -127,9 +128,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if config.events.stdout:
         sinks.append(stdout_sink)
     bar = ProgressBar(sys.stderr, "replay" if config.source.kind == "replay" else "run")
+    notifier = Notifier()
+
+    def ready() -> None:
+        notifier.ready(f"reading {config.source.kind}")
+        log.info("running: source %s, events to %s", config.source.kind, config.event_log_path())
 
     def progress(fraction: float, s: RunSummary) -> None:
         bar.update(fraction, f"{s.events} events")
+        notifier.watchdog()  # from the main loop: a hung loop stops the pings
 
     try:
         summary = run_pipeline(
@@ -139,20 +146,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
             sinks,
             should_stop=stop,
             on_progress=progress,
+            on_ready=ready,
         )
     finally:
+        notifier.stopping()
+        notifier.close()
         bar.close()
         for sink in sinks:
             sink.close()
     stdout_sink.emit(summary.to_dict())
     by_detector = ", ".join(f"{k} {v}" for k, v in sorted(summary.events_by_detector.items()))
-    print(
-        f"fedwear run: {summary.samples} samples, {summary.windows} windows, "
+    log.log(
+        logging.WARNING if summary.source_lost else logging.INFO,
+        f"summary: {summary.samples} samples, {summary.windows} windows, "
         f"{summary.events} events ({by_detector or 'none'}), {summary.dropped} dropped, "
         f"{summary.lost} lost at the source; {summary.recording_s:.1f} s of data in "
         f"{summary.wall_s:.2f} s ({summary.realtime_factor:.0f}x real time); "
         f"ended: {summary.ended}; events logged to {config.event_log_path()}",
-        file=sys.stderr,
     )
     return ExitCode.SOURCE_LOST if summary.source_lost else ExitCode.OK
 
@@ -200,11 +210,13 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JournalFormatter("%(message)s")
+        if under_journal()
+        else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
     commands = {"run": _cmd_run, "hub-emulator": _cmd_hub_emulator, "config": _cmd_config}
     try:
         return int(commands[args.command](args))

@@ -110,9 +110,14 @@ def run_pipeline(
     *,
     should_stop: Callable[[], bool] = lambda: False,
     on_progress: Callable[[float, RunSummary], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
     poll_s: float = 0.02,
 ) -> RunSummary:
-    """Run until the source ends or ``should_stop()``; returns the summary."""
+    """Run until the source ends or ``should_stop()``; returns the summary.
+
+    ``on_ready`` runs once the source is open; ``on_progress`` runs on every pass of the
+    main loop (so a watchdog pinged from it stops when the loop hangs).
+    """
     sinks = list(sinks)
     overflow = Overflow(config.ring.overflow)
     specs = source.streams()
@@ -130,6 +135,8 @@ def run_pipeline(
     summary = RunSummary()
     started = time.perf_counter()
     source.start(rings)
+    if on_ready is not None:
+        on_ready()
     status = SourceStatus()
     busy = False
     try:
