@@ -1,0 +1,10 @@
+# nooelint: oelint.var.suggestedvar.BUGTRACKER
+# (BUGTRACKER: the project has no public bug tracker yet)
+SUMMARY = "fedwear runtime and what it needs on the device"
+DESCRIPTION = "The fedwear Python runtime with its systemd service."
+SECTION = "base"
+LICENSE = "MIT"
+
+inherit packagegroup
+
+RDEPENDS:${PN} = "python3-fedwear"

@@ -1,0 +1,44 @@
+# nooelint: oelint.var.mandatoryvar.SRC_URI,oelint.var.mandatoryvar.HOMEPAGE,oelint.var.suggestedvar.BUGTRACKER,oelint.var.bbclassextend
+# (SRC_URI: built with externalsrc from this checkout; nothing is fetched)
+# (HOMEPAGE: the project has no public home page yet)
+# (BUGTRACKER: the project has no public bug tracker yet)
+# (bbclassextend: a device service, never a build tool: no native variant)
+SUMMARY = "On-device runtime for Linux wearables"
+DESCRIPTION = "Reads IMU and heart sensors through a lock-free C ring buffer and runs detectors over sliding windows, as a systemd service with a watchdog."
+SECTION = "devel/python"
+LICENSE = "Apache-2.0"
+LIC_FILES_CHKSUM = "file://LICENSE;md5=3b83ef96387f14655fc854ddc3c6bd57"
+
+CVE_PRODUCT = "fedwear"
+
+# cffi compiles native/ for the target with the cross compiler (as python3-pycares does).
+DEPENDS += "python3-cffi-native"
+
+# Built from the checkout that holds this layer: four levels up from this recipe
+# (yocto-layer/meta-fedwear/recipes-python/python3-fedwear/).
+inherit externalsrc python_setuptools_build_meta systemd useradd
+
+EXTERNALSRC = "${@os.path.normpath(os.path.join(d.getVar('FILE_DIRNAME'), '..', '..', '..', '..'))}"
+EXTERNALSRC_BUILD = "${WORKDIR}/build"
+
+do_install:append() {
+    install -d ${D}${systemd_system_unitdir}
+    install -m 0644 ${S}/systemd/fedwear.service ${D}${systemd_system_unitdir}/fedwear.service
+    install -d ${D}${sysconfdir}/fedwear
+    install -m 0644 ${S}/systemd/fedwear.toml ${D}${sysconfdir}/fedwear/fedwear.toml
+}
+
+CONFFILES:${PN} = "${sysconfdir}/fedwear/fedwear.toml"
+
+RDEPENDS:${PN} += "\
+    python3-cffi \
+    python3-numpy \
+    python3-pyedflib \
+    python3-pyserial \
+"
+
+USERADD_PACKAGES = "${PN}"
+USERADD_PARAM:${PN} = "--system --no-create-home --home-dir ${localstatedir}/lib/fedwear --shell /sbin/nologin --user-group --groups dialout fedwear"
+
+SYSTEMD_SERVICE:${PN} = "fedwear.service"
+SYSTEMD_AUTO_ENABLE:${PN} = "enable"
