@@ -140,3 +140,22 @@ def test_sigterm_ends_a_realtime_run_with_a_summary(tmp_path: Path) -> None:
     assert proc.returncode == 0
     summary = lines(out)[-1]
     assert summary["ended"] == "stopped" and 0 < summary["recording_s"] < 60
+
+
+def test_boot_failures_log_one_clear_line_and_exit_for_systemd(tmp_path: Path) -> None:
+    """A missing device or an unwritable state directory: one line, a non-zero exit code
+    (systemd restarts within StartLimitBurst), never a traceback flooding the journal."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    cases = [
+        (["--source", "uart", "--port", str(tmp_path / "ttyNOPE")], "cannot open serial port"),
+        (["--source", "iio", "--device", "iio:device9"], "not a buffered IIO device"),
+        (["--event-log", str(blocker / "events.jsonl")], "cannot open the event log"),
+    ]
+    for args, message in cases:
+        log = [] if "--event-log" in args else ["--event-log", str(tmp_path / "e.jsonl")]
+        result = fedwear("run", *args, *log)
+        assert result.returncode == ExitCode.SOURCE, result.stderr
+        lines_out = result.stderr.strip().splitlines()
+        assert len(lines_out) == 1 and message in lines_out[0], result.stderr
+        assert "Traceback" not in result.stderr
