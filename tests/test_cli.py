@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fedwear.errors import ExitCode
 from fedwear.events import read_event_log
 
@@ -61,6 +63,7 @@ def test_missing_recording_is_a_dataset_error(tmp_path: Path) -> None:
 
 
 def test_replay_of_a_folder_of_recordings(data_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("wfdb", reason="the folder holds a WFDB record; wfdb is an extra")
     result = fedwear("run", "--path", str(data_dir), "--event-log", str(tmp_path / "e.jsonl"))
     assert result.returncode == 0, result.stderr
     summary = lines(result.stdout)[-1]

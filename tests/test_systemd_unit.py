@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.host  # reads the checkout (layer, unit), not the install
+
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "fedwear.service"
 
 

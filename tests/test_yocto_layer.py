@@ -12,7 +12,11 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from fedwear.config import load_config
+
+pytestmark = pytest.mark.host  # reads the checkout (layer, unit), not the install
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "yocto-layer" / "meta-fedwear"

@@ -16,7 +16,7 @@ DEPENDS += "python3-cffi-native"
 
 # Built from the checkout that holds this layer: four levels up from this recipe
 # (yocto-layer/meta-fedwear/recipes-python/python3-fedwear/).
-inherit externalsrc python_setuptools_build_meta systemd useradd
+inherit externalsrc python_setuptools_build_meta ptest-python-pytest systemd useradd
 
 EXTERNALSRC = "${@os.path.normpath(os.path.join(d.getVar('FILE_DIRNAME'), '..', '..', '..', '..'))}"
 EXTERNALSRC_BUILD = "${WORKDIR}/build"
@@ -30,11 +30,21 @@ do_install:append() {
 
 CONFFILES:${PN} = "${sysconfdir}/fedwear/fedwear.toml"
 
+# The on-device suite: tests/ (copied by ptest-python-pytest) without the "host" tests.
+do_install_ptest:append() {
+    install -m 0755 ${S}/tools/run-ptest ${D}${PTEST_PATH}/run-ptest
+}
+
 RDEPENDS:${PN} += "\
     python3-cffi \
     python3-numpy \
     python3-pyedflib \
     python3-pyserial \
+"
+
+RDEPENDS:${PN}-ptest += "\
+    python3-hypothesis \
+    python3-pytest \
 "
 
 USERADD_PACKAGES = "${PN}"
