@@ -1,0 +1,320 @@
+"""Run fedwear's device test subset and the main job on aarch64 under QEMU.
+
+    python tools/qemu/harness.py [--cache DIR] [--timeout S]
+
+A stand-in for the Yocto image (no bitbake build can run on these machines): a Debian
+bookworm arm64 userland unpacked with mmdebstrap (--variant=extract: no arm64 code runs
+while building), Python packages from PyPI's aarch64 wheels, and fedwear with its cffi
+extension cross-compiled by aarch64-linux-gnu-gcc. The whole tree becomes the initramfs
+(no disk, no kernel modules needed); /init runs the tests marked not "host" and
+`fedwear run` on the embedded default, prints the results between markers on the serial
+console and powers off. QEMU: -M virt -cpu cortex-a57 (Yocto's qemuarm64 CPU).
+
+The base image is cached under --cache, keyed on its package and requirement lists.
+Exit status: 0 when everything inside passed; 1 when something failed or the guest never
+reported. Needs: mmdebstrap, qemu-system-aarch64, gcc-aarch64-linux-gnu, cpio (Debian).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+MIRROR = "http://deb.debian.org/debian"
+DEB_PACKAGES = [
+    "python3",
+    "python3-minimal",
+    "libpython3.11",
+    "libstdc++6",
+    "libgcc-s1",
+    "libffi8",
+    "zlib1g",
+    "busybox-static",
+    "linux-image-arm64",
+]
+HEADER_PACKAGES = ["libpython3.11-dev", "python3.11-dev"]
+PIP_REQUIREMENTS = ["numpy", "cffi", "pyserial", "pyedflib", "pytest", "hypothesis"]
+PLATFORMS = [
+    "manylinux_2_34_aarch64",
+    "manylinux_2_28_aarch64",
+    "manylinux_2_17_aarch64",
+    "manylinux2014_aarch64",
+]
+TRIM = [
+    "boot",
+    "usr/lib/modules",
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/locale",
+    "usr/lib/firmware",
+    "var/cache/apt",
+]
+NATIVE_SOURCES = ["fw_ring.c", "fw_hub.c", "fw_iio.c", "fw_intake.c"]
+SITE = "usr/local/lib/python3.11/dist-packages"
+
+INIT = """#!/bin/busybox sh
+# fedwear QEMU entry point: device tests, then the main job; results between markers.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run
+/bin/busybox mount -t proc proc /proc
+/bin/busybox mount -t sysfs sys /sys
+/bin/busybox mount -t devtmpfs dev /dev
+/bin/busybox mkdir -p /dev/pts && /bin/busybox mount -t devpts devpts /dev/pts
+/bin/busybox mount -t tmpfs tmp /tmp
+export PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp PYTHONDONTWRITEBYTECODE=1
+cd /opt/fedwear
+up() { /bin/busybox cut -d' ' -f1 /proc/uptime; }
+echo "FEDWEAR-QEMU-BEGIN uptime=$(up)"
+t0=$(up)
+python3 -c 'import numpy, fedwear.ringbuf' && t1=$(up)
+echo "FEDWEAR-QEMU-IMPORT seconds_from=$t0 to=$t1"
+python3 -m pytest -m "not host" -q -p no:cacheprovider tests
+tests_rc=$?
+t2=$(up)
+python3 -m fedwear.cli run --event-log /tmp/events.jsonl --quiet > /tmp/run.out
+run_rc=$?
+t3=$(up)
+echo "FEDWEAR-QEMU-SUMMARY $(/bin/busybox tail -n 1 /tmp/run.out)"
+echo "FEDWEAR-QEMU-RESULT tests=$tests_rc run=$run_rc tests_s=$t1:$t2 run_s=$t2:$t3"
+/bin/busybox poweroff -f
+"""
+
+
+def run(cmd: list[str], **kw) -> None:  # type: ignore[no-untyped-def]
+    subprocess.run(cmd, check=True, **kw)
+
+
+def need_tools() -> None:
+    missing = [
+        t
+        for t in ("mmdebstrap", "qemu-system-aarch64", "aarch64-linux-gnu-gcc", "cpio")
+        if shutil.which(t) is None
+    ]
+    if missing:
+        sys.exit(
+            f"qemu harness: missing {', '.join(missing)} (apt-get install mmdebstrap "
+            "qemu-system-arm gcc-aarch64-linux-gnu cpio)"
+        )
+
+
+def base_image(cache: Path) -> Path:
+    """The cached arm64 userland + kernel + headers; built when its key changes."""
+    key = hashlib.sha256(
+        json.dumps([DEB_PACKAGES, HEADER_PACKAGES, PIP_REQUIREMENTS, PLATFORMS, TRIM]).encode()
+    ).hexdigest()[:16]
+    base = cache / f"base-{key}"
+    if (base / "done").exists():
+        print(f"qemu harness: cached base image {base}")
+        return base
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    started = time.monotonic()
+    for name, packages in (("rootfs", DEB_PACKAGES), ("headers", HEADER_PACKAGES)):
+        run(
+            [
+                "mmdebstrap",
+                "--quiet",
+                "--mode=root",
+                "--arch=arm64",
+                "--variant=extract",
+                f"--include={','.join(packages)}",
+                "bookworm",
+                str(base / name),
+                MIRROR,
+            ]
+        )
+    rootfs = base / "rootfs"
+    shutil.copy(next((rootfs / "boot").glob("vmlinuz-*")), base / "vmlinuz")
+    for path in TRIM:
+        shutil.rmtree(rootfs / path, ignore_errors=True)
+    platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--target",
+            str(rootfs / SITE),
+            *platforms,
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            *PIP_REQUIREMENTS,
+        ]
+    )
+    # pyconfig.h for aarch64, without the rest of the arm64 include tree.
+    pyconfig = base / "pyconfig" / "aarch64-linux-gnu" / "python3.11"
+    pyconfig.mkdir(parents=True)
+    shutil.copy(base / "headers/usr/include/aarch64-linux-gnu/python3.11/pyconfig.h", pyconfig)
+    (base / "done").write_text(f"{time.monotonic() - started:.0f} s\n")
+    print(f"qemu harness: built base image in {time.monotonic() - started:.0f} s")
+    return base
+
+
+def cross_build_extension(base: Path, out: Path) -> Path:
+    """fedwear._native for aarch64: cffi emits the wrapper, the cross compiler builds it."""
+    sys.path.insert(0, str(ROOT / "native"))
+    from build_ffi import ffibuilder  # the cffi build script in native/
+
+    source = out / "_native.c"
+    ffibuilder.emit_c_code(str(source))
+    library = out / "_native.abi3.so"
+    run(
+        [
+            "aarch64-linux-gnu-gcc",
+            "-std=c11",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-fPIC",
+            "-shared",
+            "-pthread",
+            "-DPy_LIMITED_API=0x03070000",
+            f"-I{base / 'headers/usr/include/python3.11'}",
+            f"-I{base / 'pyconfig'}",
+            f"-I{ROOT / 'native'}",
+            "-o",
+            str(library),
+            str(source),
+            *[str(ROOT / "native" / s) for s in NATIVE_SOURCES],
+            "-lm",
+        ]
+    )
+    return library
+
+
+def initramfs(base: Path, work: Path) -> Path:
+    rootfs = work / "rootfs"
+    run(["cp", "-a", str(base / "rootfs"), str(rootfs)])
+    package = rootfs / SITE / "fedwear"
+    shutil.copytree(
+        ROOT / "runtime" / "fedwear",
+        package,
+        ignore=shutil.ignore_patterns("__pycache__", "_native*"),
+    )
+    shutil.copy(cross_build_extension(base, work), package)
+    project = rootfs / "opt" / "fedwear"
+    shutil.copytree(ROOT / "tests", project / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", project)  # pytest markers and options
+    (rootfs / "init").write_text(INIT)
+    (rootfs / "init").chmod(0o755)
+    image = work / "initrd.gz"
+    with image.open("wb") as f:
+        files = subprocess.Popen(["find", ".", "-print0"], cwd=rootfs, stdout=subprocess.PIPE)
+        cpio = subprocess.Popen(
+            ["cpio", "--null", "-o", "-H", "newc", "--quiet"],
+            cwd=rootfs,
+            stdin=files.stdout,
+            stdout=subprocess.PIPE,
+        )
+        subprocess.run(["gzip", "-1"], stdin=cpio.stdout, stdout=f, check=True)
+        if cpio.wait() or files.wait():
+            sys.exit("qemu harness: building the initramfs failed")
+    return image
+
+
+def boot(base: Path, image: Path, console: Path, timeout: float) -> float:
+    started = time.monotonic()
+    with console.open("w") as out:
+        try:
+            subprocess.run(
+                [
+                    "qemu-system-aarch64",
+                    "-M",
+                    "virt",
+                    "-cpu",
+                    "cortex-a57",
+                    "-smp",
+                    "2",
+                    "-m",
+                    "3072",
+                    "-nographic",
+                    "-no-reboot",
+                    "-nic",
+                    "none",
+                    "-kernel",
+                    str(base / "vmlinuz"),
+                    "-initrd",
+                    str(image),
+                    "-append",
+                    "console=ttyAMA0 rdinit=/init panic=-1 quiet",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            print(f"qemu harness: the guest did not power off within {timeout:.0f} s")
+    return time.monotonic() - started
+
+
+def report(console: Path, boot_s: float) -> int:
+    """QEMU's own exit status is always 0: the verdict is what the guest printed."""
+    text = console.read_text(errors="replace")
+    tail = text.splitlines()[-60:]
+    result = re.search(
+        r"FEDWEAR-QEMU-RESULT tests=(\d+) run=(\d+) tests_s=([\d.]+):([\d.]+)"
+        r" run_s=([\d.]+):([\d.]+)",
+        text,
+    )
+    if not result:
+        print("\n".join(tail))
+        print("qemu harness: FAILED: the guest never reported a result")
+        return 1
+    tests_rc, run_rc = int(result[1]), int(result[2])
+    counts = re.findall(r"^.*\b(\d+ passed.*) in [\d.]+s.*$", text, re.MULTILINE)
+    summary = re.search(r"FEDWEAR-QEMU-SUMMARY (\{.*\})", text)
+    imported = re.search(r"FEDWEAR-QEMU-IMPORT seconds_from=([\d.]+) to=([\d.]+)", text)
+    print(f"qemu harness: aarch64 (cortex-a57, emulated): boot to power-off {boot_s:.0f} s")
+    if imported:
+        print(f"  import numpy + fedwear: {float(imported[2]) - float(imported[1]):.1f} s")
+    print(
+        f"  device tests: {counts[-1] if counts else '?'} "
+        f"({float(result[4]) - float(result[3]):.0f} s), exit {tests_rc}"
+    )
+    if summary:
+        s = json.loads(summary[1])
+        print(
+            f"  fedwear run: {s['samples']} samples, {s['events']} events, "
+            f"{s['realtime_factor']}x real time (emulated), exit {run_rc}"
+        )
+    if tests_rc or run_rc:
+        print("\n".join(tail))
+        print("qemu harness: FAILED inside the guest")
+        return 1
+    print("qemu harness: all passed")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "qemu")
+    ap.add_argument("--timeout", type=float, default=1200.0)
+    args = ap.parse_args()
+    need_tools()
+    base = base_image(args.cache)
+    with tempfile.TemporaryDirectory(prefix="fedwear-qemu-") as tmp:
+        work = Path(tmp)
+        image = initramfs(base, work)
+        console = args.cache / "console.log"
+        return report(console, boot(base, image, console, args.timeout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
