@@ -83,6 +83,19 @@ python3 -m fedwear.cli run --event-log /tmp/events.jsonl --quiet > /tmp/run.out
 run_rc=$?
 t3=$(up)
 echo "FEDWEAR-QEMU-SUMMARY $(/bin/busybox tail -n 1 /tmp/run.out)"
+# Footprint: installed size, start-up time to "running", RSS of a real-time job.
+site=/usr/local/lib/python3.11/dist-packages
+t4=$(up)
+python3 -m fedwear.cli run --pace realtime --quiet --event-log /tmp/rt.jsonl 2>/tmp/rt.err &
+pid=$!
+while ! /bin/busybox grep -q "running:" /tmp/rt.err 2>/dev/null; do /bin/busybox sleep 0.2; done
+t5=$(up)
+/bin/busybox sleep 10
+rss=$(/bin/busybox awk '/VmRSS/ {print $2}' /proc/$pid/status)
+kill $pid; wait $pid
+own=$(/bin/busybox du -sk $site/fedwear | /bin/busybox cut -f1)
+all=$(/bin/busybox du -sk $site | /bin/busybox cut -f1)
+echo "FEDWEAR-QEMU-FOOTPRINT fedwear_kb=$own site_kb=$all startup_s=$t4:$t5 rss_kb=$rss"
 echo "FEDWEAR-QEMU-RESULT tests=$tests_rc run=$run_rc tests_s=$t1:$t2 run_s=$t2:$t3"
 /bin/busybox poweroff -f
 """
@@ -266,7 +279,7 @@ def boot(base: Path, image: Path, console: Path, timeout: float) -> float:
 
 def report(console: Path, boot_s: float) -> int:
     """QEMU's own exit status is always 0: the verdict is what the guest printed."""
-    text = console.read_text(errors="replace")
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", console.read_text(errors="replace"))
     tail = text.splitlines()[-60:]
     result = re.search(
         r"FEDWEAR-QEMU-RESULT tests=(\d+) run=(\d+) tests_s=([\d.]+):([\d.]+)"
@@ -293,6 +306,18 @@ def report(console: Path, boot_s: float) -> int:
         print(
             f"  fedwear run: {s['samples']} samples, {s['events']} events, "
             f"{s['realtime_factor']}x real time (emulated), exit {run_rc}"
+        )
+    foot = re.search(
+        r"FEDWEAR-QEMU-FOOTPRINT fedwear_kb=(\d+) site_kb=(\d+) "
+        r"startup_s=([\d.]+):([\d.]+) rss_kb=(\d+)",
+        text,
+    )
+    if foot:
+        print(
+            f"  footprint: fedwear {int(foot[1]) / 1024:.1f} MiB installed (with its Python "
+            f"dependencies and test tools {int(foot[2]) / 1024:.0f} MiB); start-up to "
+            f"READY {float(foot[4]) - float(foot[3]):.1f} s (emulated); RSS of a real-time "
+            f"job {int(foot[5]) / 1024:.0f} MiB"
         )
     if tests_rc or run_rc:
         print("\n".join(tail))
