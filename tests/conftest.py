@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,3 +25,29 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is not present (the shared datasets sit beside the checkout)")
     return SHARED
+
+
+@pytest.fixture
+def realtime_run(tmp_path: Path) -> Callable[..., subprocess.Popen[str]]:
+    """Start `fedwear run --pace realtime` (bundled recording) as a separate process."""
+
+    def start(*extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fedwear.cli",
+                "run",
+                "--pace",
+                "realtime",
+                "--event-log",
+                str(tmp_path / "realtime.jsonl"),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
+
+    return start

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -132,23 +131,8 @@ def test_config_command_prints_valid_toml(tmp_path: Path) -> None:
     )
 
 
-def test_sigterm_ends_a_realtime_run_with_a_summary(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fedwear.cli",
-            "run",
-            "--pace",
-            "realtime",
-            "--event-log",
-            str(tmp_path / "e.jsonl"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+def test_sigterm_ends_a_realtime_run_with_a_summary(realtime_run) -> None:  # type: ignore[no-untyped-def]
+    proc = realtime_run()
     assert proc.stderr is not None
     for line in proc.stderr:  # wait until the runtime is up (slow on emulated machines)
         if "running:" in line:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -141,26 +139,9 @@ def test_a_hung_main_loop_stops_the_watchdog_pings(notify_socket) -> None:  # ty
     assert sorted(gaps)[len(gaps) // 2] < 0.2  # otherwise every half interval
 
 
-def test_fedwear_run_notifies_systemd(notify_socket, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fedwear_run_notifies_systemd(notify_socket, realtime_run) -> None:  # type: ignore[no-untyped-def]
     path, listener = notify_socket
-    env = {**os.environ, "NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "500000"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fedwear.cli",
-            "run",
-            "--pace",
-            "realtime",
-            "--quiet",
-            "--event-log",
-            str(tmp_path / "e.jsonl"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = realtime_run("--quiet", env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "500000"})
     deadline = time.monotonic() + 120  # generous: start-up is slow on emulated machines
     while time.monotonic() < deadline:
         if [m for _, m in listener.messages].count("WATCHDOG=1") >= 3:
