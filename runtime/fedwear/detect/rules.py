@@ -135,7 +135,7 @@ class DropoutDetector(Detector):
         events = []
         period_ns = 1e9 / w.rate_hz
         steps = np.diff(w.t)
-        for i in np.flatnonzero(steps > self.gap_factor * period_ns):
+        for i in np.flatnonzero(steps > self.gap_factor * period_ns).tolist():
             end = int(w.t[i + 1])
             if end > self._last_gap_end.get(w.stream, -1):
                 self._last_gap_end[w.stream] = end
