@@ -12,6 +12,7 @@ __all__ = [
     "BEAT_SYMBOLS",
     "Recording",
     "heart_rate_from_beats",
+    "interpolate",
     "read_beat_text",
     "read_edf",
     "read_mobifall",
@@ -19,6 +20,7 @@ __all__ = [
     "read_wfdb",
     "recordings_in",
     "resample",
+    "uniform_grid",
 ]
 
 import math
@@ -50,26 +52,36 @@ class Recording:
         return (max(ends) - min(starts)) / 1e9 if ends else 0.0
 
 
-def resample(t_ns: np.ndarray, values: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
-    """Linear interpolation of an irregular stream onto a uniform grid at ``rate_hz``.
+def uniform_grid(t_first: int, t_last: int, rate_hz: float) -> np.ndarray:
+    """Timestamps (int64 ns) from ``t_first`` to at most ``t_last`` at ``rate_hz``."""
+    period = 1e9 / rate_hz
+    n = math.floor((t_last - t_first) / period) + 1
+    return t_first + np.round(np.arange(n) * period).astype(np.int64)
 
-    Duplicate timestamps keep their first sample; NaN samples stay NaN on the grid
-    (interpolation never invents data across them).
+
+def interpolate(grid: np.ndarray, t_ns: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Linear interpolation of an irregular stream at ``grid`` (float32, (n, channels)).
+
+    Samples are sorted by time and a repeated timestamp keeps its first sample; NaN
+    samples stay NaN on the grid (interpolation never invents data across them).
     """
-    if len(t_ns) < 2:
-        return t_ns.astype(np.int64), values.astype(np.float32).reshape(len(t_ns), -1)
     order = np.argsort(t_ns, kind="stable")
     t_sorted, keep = np.unique(t_ns[order], return_index=True)
     v = np.asarray(values, dtype=np.float64).reshape(len(t_ns), -1)[order][keep]
-    period = 1e9 / rate_hz
-    n = math.floor((t_sorted[-1] - t_sorted[0]) / period) + 1
-    grid = t_sorted[0] + np.round(np.arange(n) * period).astype(np.int64)
-    x = (t_sorted - t_sorted[0]).astype(np.float64)
-    gx = (grid - t_sorted[0]).astype(np.float64)
-    out = np.empty((n, v.shape[1]), dtype=np.float32)
+    x = (t_sorted - grid[0]).astype(np.float64)  # relative times keep ns precision
+    gx = (grid - grid[0]).astype(np.float64)
+    out = np.empty((len(grid), v.shape[1]), dtype=np.float32)
     for c in range(v.shape[1]):
         out[:, c] = np.interp(gx, x, v[:, c])
-    return grid, out
+    return out
+
+
+def resample(t_ns: np.ndarray, values: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """An irregular stream on a uniform grid at ``rate_hz`` over its own time span."""
+    if len(t_ns) < 2:
+        return t_ns.astype(np.int64), values.astype(np.float32).reshape(len(t_ns), -1)
+    grid = uniform_grid(int(t_ns.min()), int(t_ns.max()), rate_hz)
+    return grid, interpolate(grid, t_ns, values)
 
 
 def _text_lines(path: Path) -> list[str]:
@@ -136,19 +148,11 @@ def read_mobifall(path: Path, imu_rate_hz: float) -> Recording:
     if t1 <= t0:
         raise DatasetError("accelerometer and gyroscope do not overlap in time", path=str(path))
     grid, acc_u = resample(ta, acc, imu_rate_hz)
-    _, gyro_on_grid = _interp_to(grid, tg, gyro)
+    gyro_on_grid = interpolate(grid, tg, gyro)
     inside = (grid >= t0) & (grid <= t1)
     imu = np.hstack([acc_u[inside], gyro_on_grid[inside]]).astype(np.float32)
     t = grid[inside] - grid[inside][0]
     return Recording(acc_path.stem.replace("_acc", ""), acc_path, {"imu": (t, imu)})
-
-
-def _interp_to(grid: np.ndarray, t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(t, kind="stable")
-    ts, keep = np.unique(t[order], return_index=True)
-    vs = v[order][keep]
-    out = np.column_stack([np.interp(grid, ts, vs[:, c]) for c in range(vs.shape[1])])
-    return grid, out.astype(np.float32)
 
 
 def heart_rate_from_beats(beat_s: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
@@ -231,17 +235,18 @@ def read_edf(path: Path, rates: dict[str, float]) -> Recording:
         streams: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         acc, gyro = _edf_pick(labels, "acc", 3), _edf_pick(labels, "gyro", 3)
         if acc and gyro and "imu" in rates:
+            imu = [signal(i) for i in acc + gyro]
+            t_ref = imu[0][0]  # the grid spans the first accelerometer channel
+            grid = uniform_grid(int(t_ref[0]), int(t_ref[-1]), rates["imu"])
             cols = []
-            t_ref = signal(acc[0])[0]
-            for i in acc + gyro:
-                t, x = signal(i)
+            for i, (t, x) in zip(acc + gyro, imu, strict=True):
                 unit = reader.getPhysicalDimension(i).lower()
                 if i in gyro and "deg" in unit:
                     x = np.deg2rad(x)
                 elif i in acc and unit.strip() == "g":
                     x = x * G
-                cols.append(np.interp(t_ref, t, x))
-            streams["imu"] = resample(t_ref, np.column_stack(cols), rates["imu"])
+                cols.append(interpolate(grid, t, x))
+            streams["imu"] = (grid, np.hstack(cols))
         for name in ("ppg", "ecg"):
             picked = _edf_pick(labels, name, 1)
             if picked and name in rates:
