@@ -8,6 +8,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,6 @@ class _StopFlag:
         self.deadline: float | None = None
 
     def __call__(self) -> bool:
-        import time
-
         return self.set or (self.deadline is not None and time.monotonic() >= self.deadline)
 
     def install(self) -> None:
@@ -108,8 +107,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import time
-
     from .config import load_config
     from .detect import build_rule_detectors
     from .events import EventLog, JsonLinesSink
@@ -168,8 +165,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_hub_emulator(args: argparse.Namespace) -> int:
-    import time
-
     from .config import load_config
     from .ingest.emulator import HubEmulator, PtyLink
     from .ingest.recordings import read_recording

@@ -71,7 +71,6 @@ class StreamWindows:
 class RunSummary:
     samples: int = 0
     windows: int = 0
-    events: int = 0
     events_by_detector: dict[str, int] = field(default_factory=dict)
     dropped: int = 0  # ring overflow
     lost: int = 0  # missing at the source (sequence gaps)
@@ -80,6 +79,10 @@ class RunSummary:
     ended: str = "end of data"
     source_lost: bool = False  # the device vanished: systemd should restart us
     source: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return sum(self.events_by_detector.values())
 
     @property
     def realtime_factor(self) -> float:
@@ -149,7 +152,6 @@ def run_pipeline(
                     busy = True
                     for det in by_stream[name]:
                         for ev in det.on_window(w):
-                            summary.events += 1
                             summary.events_by_detector[ev.detector] = (
                                 summary.events_by_detector.get(ev.detector, 0) + 1
                             )
@@ -167,8 +169,8 @@ def run_pipeline(
     finally:
         source.close()
     summary.wall_s = time.perf_counter() - started
-    replayed = getattr(source, "replayed_s", None)
-    summary.recording_s = replayed() if replayed else summary.wall_s
+    replayed = source.replayed_s()
+    summary.recording_s = replayed if replayed is not None else summary.wall_s
     summary.windows = sum(sw.windows for sw in windows.values())
     for ring in rings.values():
         st = ring.stats()

@@ -81,8 +81,8 @@ class Source(ABC):
         """Fraction of the input consumed (replay), or None when unbounded."""
         return None
 
-    def duration_s(self) -> float | None:
-        """Length of the recording in seconds (replay), or None."""
+    def replayed_s(self) -> float | None:
+        """Seconds of recording played so far (replay), or None for a live source."""
         return None
 
     @abstractmethod

@@ -82,6 +82,7 @@ class HubDecoder:
         if self.ptr == ffi.NULL:
             raise DecodeError("a ring has more channels than the hub protocol carries")
         self._stats = ffi.new("fw_hub_stats_t *")
+        self._counter_names = [name for name, _ in ffi.typeof("fw_hub_stats_t").fields]
 
     def feed(self, data: bytes) -> None:
         self._lib.fw_hub_decoder_feed(self.ptr, data, len(data))
@@ -92,10 +93,7 @@ class HubDecoder:
 
     def stats(self) -> dict[str, int]:
         self._lib.fw_hub_stats(self.ptr, self._stats)
-        return {
-            name: int(getattr(self._stats, name))
-            for name, _ in self._ffi.typeof("fw_hub_stats_t").fields
-        }
+        return {name: int(getattr(self._stats, name)) for name in self._counter_names}
 
     def close(self) -> None:
         if self.ptr is not None:

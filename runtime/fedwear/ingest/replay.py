@@ -117,19 +117,22 @@ class ReplaySource(Source):
     def _counters(self) -> dict[str, int]:
         return {"recordings": len(self.recordings_played)}
 
+    def _current_fraction(self) -> float:
+        """How much of the current recording has been pushed (its slowest stream)."""
+        assert self._current is not None
+        fractions = [self._pos[n] / max(1, len(t)) for n, (t, _) in self._current.streams.items()]
+        return min(fractions) if fractions else 1.0
+
     def progress(self) -> float | None:
         if self._current is None:
             return 1.0 if self._index >= len(self.paths) else 0.0
-        fractions = [self._pos[n] / max(1, len(t)) for n, (t, _) in self._current.streams.items()]
-        within = min(fractions) if fractions else 1.0
-        return (self._index + within) / len(self.paths)
+        return (self._index + self._current_fraction()) / len(self.paths)
 
     def replayed_s(self) -> float:
         """Seconds of recording pushed so far (whole recordings plus the current one)."""
         if self._current is None:
             return self._replayed_s
-        fractions = [self._pos[n] / max(1, len(t)) for n, (t, _) in self._current.streams.items()]
-        return self._replayed_s + self._current.duration_s() * (min(fractions) if fractions else 0)
+        return self._replayed_s + self._current.duration_s() * self._current_fraction()
 
     def close(self) -> None:
         self._replayed_s = self.replayed_s()  # keep what was played of the current recording
