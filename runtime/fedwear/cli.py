@@ -68,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     emu.add_argument("--config", type=Path, help="TOML configuration (stream rates)")
 
+    ev = sub.add_parser(
+        "eval",
+        help="figures of a shipped detector on a folder laid out like ../shared/data/<set>/",
+    )
+    ev.add_argument("detector", choices=["fall", "beats", "ppg-hr", "normal"])
+    ev.add_argument("path", type=Path, help="folder of recordings (subjects or records)")
+    ev.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    ev.add_argument("--plots", type=Path, metavar="DIR", help="write PNG figures here")
+    ev.add_argument("--models", default="", help="models folder (default: the shipped ones)")
+
     cfg = sub.add_parser("config", help="print the effective configuration as TOML")
     cfg.add_argument("--config", type=Path, help="TOML configuration file")
     return p
@@ -109,6 +119,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .detect import build_rule_detectors
+    from .detect.models import build_model_detectors
     from .events import EventLog, JsonLinesSink
     from .ingest import open_source
     from .pipeline import RunSummary, run_pipeline
@@ -120,6 +131,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.duration is not None:
         stop.deadline = time.monotonic() + args.duration
     source = open_source(config)
+    rates = {name: spec.rate_hz for name, spec in source.streams().items()}
+    models = config.detectors.models
+    try:
+        detectors = build_rule_detectors(config) + build_model_detectors(
+            models.enabled, models.dir, rates
+        )
+    except BaseException:
+        source.close()
+        raise
     stdout_sink = JsonLinesSink(sys.stdout)
     sinks: list[Any] = [EventLog(config.event_log_path())]
     if config.events.stdout:
@@ -139,7 +159,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         summary = run_pipeline(
             config,
             source,
-            build_rule_detectors(config),
+            detectors,
             sinks,
             should_stop=stop,
             on_progress=progress,
@@ -203,6 +223,25 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate.command import evaluate, format_table
+
+    result = evaluate(args.detector, args.path, args.models)
+    if args.plots is not None:
+        from .evaluate.plots import write_plots
+
+        result["plots"] = [str(p) for p in write_plots(result, args.plots)]
+    if args.json:
+        print(json.dumps(result, separators=(",", ":")))
+    else:
+        print(format_table(result))
+        for p in result.get("plots", []):
+            print(f"plot: {p}")
+    return ExitCode.OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
@@ -212,7 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
-    commands = {"run": _cmd_run, "hub-emulator": _cmd_hub_emulator, "config": _cmd_config}
+    commands = {
+        "run": _cmd_run,
+        "hub-emulator": _cmd_hub_emulator,
+        "config": _cmd_config,
+        "eval": _cmd_eval,
+    }
     try:
         return int(commands[args.command](args))
     except FedwearError as exc:

@@ -102,7 +102,16 @@ class HeartRateConfig:
 
 
 @dataclass
+class ModelsConfig:
+    dir: str = ""  # empty: $FEDWEAR_MODELS, the checkout's models/, or the installed ones
+    # The int8 model detectors to run (those whose streams the source has):
+    # "fall" (imu), "beats" (ecg), "ppg_hr" (ppg + imu), "normal" (ppg + imu).
+    enabled: list[str] = field(default_factory=lambda: ["fall", "beats", "ppg_hr", "normal"])
+
+
+@dataclass
 class DetectorsConfig:
+    models: ModelsConfig = field(default_factory=ModelsConfig)
     flatline: FlatlineConfig = field(default_factory=FlatlineConfig)
     saturation: SaturationConfig = field(default_factory=SaturationConfig)
     dropout: DropoutConfig = field(default_factory=DropoutConfig)

@@ -14,6 +14,7 @@ __all__ = [
     "DecodeError",
     "ExitCode",
     "FedwearError",
+    "ModelError",
     "NativeError",
     "RingError",
     "SourceError",
@@ -32,6 +33,7 @@ class ExitCode(IntEnum):
     SOURCE_LOST = 21
     DATASET = 30
     NATIVE = 40
+    MODEL = 50
     INTERRUPTED = 130
 
 
@@ -105,3 +107,14 @@ class NativeError(FedwearError, ImportError):
 
     namespace = "native"
     exit_code = ExitCode.NATIVE
+
+
+class ModelError(FedwearError, ValueError):
+    """A model file or its card is missing, corrupted, or does not match the other."""
+
+    namespace = "model"
+    exit_code = ExitCode.MODEL
+
+    def __init__(self, message: str, *, path: str = "", code: str = "invalid") -> None:
+        super().__init__(f"{path}: {message}" if path else message, code=code)
+        self.path = path

@@ -42,10 +42,19 @@ DEB_PACKAGES = [
     "linux-image-arm64",
 ]
 HEADER_PACKAGES = ["libpython3.11-dev", "python3.11-dev"]
-PIP_REQUIREMENTS = ["numpy", "cffi", "pyserial", "pyedflib", "pytest", "hypothesis"]
+PIP_REQUIREMENTS = [
+    "numpy",
+    "cffi",
+    "pyserial",
+    "pyedflib",
+    "ai-edge-litert",
+    "pytest",
+    "hypothesis",
+]
 PLATFORMS = [
     "manylinux_2_34_aarch64",
     "manylinux_2_28_aarch64",
+    "manylinux_2_27_aarch64",
     "manylinux_2_17_aarch64",
     "manylinux2014_aarch64",
 ]
@@ -220,6 +229,8 @@ def initramfs(base: Path, work: Path) -> Path:
         ignore=shutil.ignore_patterns("__pycache__", "_native*"),
     )
     shutil.copy(cross_build_extension(base, work), package)
+    # The shipped models where an installed fedwear finds them (as on the Yocto image).
+    shutil.copytree(ROOT / "models", rootfs / "usr" / "share" / "fedwear" / "models")
     project = rootfs / "opt" / "fedwear"
     shutil.copytree(ROOT / "tests", project / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", project)  # pytest markers and options

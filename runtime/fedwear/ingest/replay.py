@@ -96,12 +96,14 @@ class ReplaySource(Source):
         if self.realtime:
             time.sleep(budget_s)
         elapsed_ns = (time.monotonic() - self._segment_start_wall) * 1e9
+        horizon = self._horizon_ns()
         done = True
         for name, (t, v) in self._current.streams.items():
             ring, pos = self._rings[name], self._pos[name]
-            end = len(t)  # as fast as possible: whatever the ring has room for
             if self.realtime:
-                end = min(end, int(np.searchsorted(t, t[0] + elapsed_ns, side="right")))
+                end = int(np.searchsorted(t, t[0] + elapsed_ns, side="right"))
+            else:  # as fast as possible, but no stream ahead of the others in time
+                end = int(np.searchsorted(t, horizon, side="right"))
             end = min(end, pos + ring.capacity - len(ring))
             if end > pos:
                 ring.write(make_frames(t[pos:end] + self._offset_ns, v[pos:end]))
@@ -113,6 +115,24 @@ class ReplaySource(Source):
             if not self._next_recording():
                 status.ended = True
         return status
+
+    def _horizon_ns(self) -> int:
+        """The latest time every unfinished stream can reach with the room its ring has.
+
+        Streams are then written up to that time only, so they arrive interleaved as from
+        a device; a detector that combines streams (PPG with IMU) sees them in step.
+        """
+        assert self._current is not None
+        horizon = None
+        for name, (t, _) in self._current.streams.items():
+            pos = self._pos[name]
+            if pos >= len(t):
+                continue
+            ring = self._rings[name]
+            last = min(len(t), pos + ring.capacity - len(ring)) - 1
+            reach = int(t[last]) if last >= 0 else int(t[0]) - 1
+            horizon = reach if horizon is None else min(horizon, reach)
+        return horizon if horizon is not None else 1 << 62
 
     def _counters(self) -> dict[str, int]:
         return {"recordings": len(self.recordings_played)}

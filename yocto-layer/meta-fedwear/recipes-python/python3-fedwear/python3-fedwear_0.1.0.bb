@@ -30,6 +30,9 @@ do_install:append() {
 
 CONFFILES:${PN} = "${sysconfdir}/fedwear/fedwear.toml"
 
+# The int8 models and their cards (pyproject data-files); the runtime looks here.
+FILES:${PN} += "${datadir}/fedwear/models"
+
 # The on-device suite: tests/ (copied by ptest-python-pytest) without the "host" tests.
 do_install_ptest:append() {
     install -m 0755 ${S}/tools/run-ptest ${D}${PTEST_PATH}/run-ptest

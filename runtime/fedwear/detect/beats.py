@@ -1,0 +1,135 @@
+"""Cardiac beats: N/S/V per beat (int8 model), and the events a wearer's ECG warrants.
+
+- ``ectopic_beat``: the first S or V beat after a quiet minute (the count since the last
+  event rides along), so a patient with frequent ectopy gets one event a minute, not one a
+  second;
+- ``ventricular_run``: ``run_length`` or more V beats in a row, once per run;
+- ``irregular_rhythm``: the RMSSD of the last beats' RR intervals, relative to their mean,
+  above a threshold (with hysteresis), as in atrial fibrillation.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BeatDetector"]
+
+from collections import deque
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..infer.beats import Beat, BeatTracker
+from ..infer.engine import QuantizedModel
+from .base import Detector, Event, Window
+
+ECTOPIC_QUIET_NS = 60_000_000_000
+
+
+class BeatDetector(Detector):
+    name = "beats"
+    streams = frozenset({"ecg"})
+
+    def __init__(self, model: QuantizedModel, rate_hz: float) -> None:
+        card = model.card
+        self.model = model
+        self.rate = float(card.param("preprocessing", "ecg_rate_hz"))
+        if abs(rate_hz - self.rate) > 1e-6:
+            raise ConfigError(
+                f"the beat model needs ecg at {self.rate:g} Hz (its card), not {rate_hz:g}",
+                key="streams.ecg.rate_hz",
+            )
+        self.classes = tuple(card.param("preprocessing", "classes"))
+        self.run_length = int(card.param("thresholds", "run_length"))
+        self.irregular_n = int(card.param("thresholds", "irregular_window_beats"))
+        self.irregular_on = float(card.param("thresholds", "irregular_rmssd_ratio"))
+        self.tracker = BeatTracker(self.rate)
+        self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
+        self.record_beats = False
+        self.flagged = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.tracker.reset()
+        self._v_run = 0
+        self._last_ectopic: dict[str, int] = {}
+        self._since_event: dict[str, int] = {}
+        self._rr: deque[float] = deque(maxlen=self.irregular_n)
+        self._last_t: int | None = None
+        self._irregular = False
+
+    def on_window(self, w: Window) -> list[Event]:
+        new = min(w.hop, len(w.t))
+        v = w.v[-new:]
+        if not np.all(np.isfinite(v)):
+            self.flagged += 1
+            self.tracker.reset()  # a gap: beats across it would have false RR intervals
+            self._last_t = None
+            return []
+        events: list[Event] = []
+        for beat in self.tracker.push(w.t[-new:], v):
+            events += self._classified(beat, w.stream)
+        return events
+
+    def _classified(self, beat: Beat, stream: str) -> list[Event]:
+        probs = self.model.run(beat.features)[0].reshape(-1)
+        k = int(np.argmax(probs))
+        cls = self.classes[k]
+        if self.record_beats:
+            self.beats.append((beat.t_ns, cls))
+        events = []
+        if cls in ("S", "V"):
+            self._since_event[cls] = self._since_event.get(cls, 0) + 1
+            last = self._last_ectopic.get(cls)
+            if last is None or beat.t_ns - last >= ECTOPIC_QUIET_NS:
+                kind = "ventricular" if cls == "V" else "supraventricular"
+                events.append(
+                    Event(
+                        beat.t_ns,
+                        self.name,
+                        "ectopic_beat",
+                        stream,
+                        f"{kind} ectopic beat ({cls}, p={probs[k]:.2f})",
+                        value=float(probs[k]),
+                        extra={"class": cls, "count_since_last_event": self._since_event[cls]},
+                    )
+                )
+                self._since_event[cls] = 0
+            self._last_ectopic[cls] = beat.t_ns
+        self._v_run = self._v_run + 1 if cls == "V" else 0
+        if self._v_run == self.run_length:
+            events.append(
+                Event(
+                    beat.t_ns,
+                    self.name,
+                    "ventricular_run",
+                    stream,
+                    f"{self.run_length} or more ventricular beats in a row",
+                    value=float(self.run_length),
+                )
+            )
+        if self._last_t is not None:
+            self._rr.append((beat.t_ns - self._last_t) / 1e9)
+        self._last_t = beat.t_ns
+        events += self._rhythm(beat.t_ns, stream)
+        return events
+
+    def _rhythm(self, t_ns: int, stream: str) -> list[Event]:
+        if len(self._rr) < self.irregular_n:
+            return []
+        rr = np.fromiter(self._rr, dtype=np.float64)
+        ratio = float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean())
+        if not self._irregular and ratio > self.irregular_on:
+            self._irregular = True
+            return [
+                Event(
+                    t_ns,
+                    self.name,
+                    "irregular_rhythm",
+                    stream,
+                    f"irregular rhythm: RMSSD {100 * ratio:.0f}% of the mean RR over "
+                    f"{self.irregular_n} beats",
+                    value=ratio,
+                )
+            ]
+        if self._irregular and ratio < 0.7 * self.irregular_on:
+            self._irregular = False
+        return []

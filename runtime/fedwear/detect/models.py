@@ -1,0 +1,62 @@
+"""Builds the int8 model detectors the config enables and the source's streams allow."""
+
+from __future__ import annotations
+
+__all__ = ["MODEL_DETECTORS", "build_model_detectors", "load_detector"]
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from ..errors import ConfigError
+from ..infer.card import models_dir
+from ..infer.engine import QuantizedModel, load_model
+from .base import Detector
+
+# detector name -> the streams it needs
+MODEL_DETECTORS: dict[str, frozenset[str]] = {
+    "fall": frozenset({"imu"}),
+    "beats": frozenset({"ecg"}),
+    "ppg_hr": frozenset({"ppg", "imu"}),
+    "normal": frozenset({"ppg", "imu"}),
+}
+
+
+def load_detector(name: str, rates: Mapping[str, float], directory: Path) -> Detector:
+    """One model detector, its model (and card) loaded and checked."""
+
+    def model(card: str) -> QuantizedModel:
+        return load_model(directory / f"{card}.json")
+
+    if name == "fall":
+        from .fall import FallDetector
+
+        return FallDetector(model("fall"), rates["imu"])
+    if name == "beats":
+        from .beats import BeatDetector
+
+        return BeatDetector(model("beats"), rates["ecg"])
+    if name == "ppg_hr":
+        from .heart import PpgHeartRateDetector
+
+        return PpgHeartRateDetector(model("ppg_hr"), rates["ppg"], rates["imu"])
+    if name == "normal":
+        from .normal import NormalDetector
+
+        return NormalDetector(model("normal"), model("ppg_hr"), rates["ppg"], rates["imu"])
+    raise ConfigError(
+        f"unknown model detector {name!r} (known: {', '.join(MODEL_DETECTORS)})",
+        key="detectors.models.enabled",
+    )
+
+
+def build_model_detectors(
+    enabled: list[str], configured_dir: str, rates: Mapping[str, float]
+) -> list[Detector]:
+    """The enabled detectors whose streams are all present in ``rates``."""
+    directory = models_dir(configured_dir)
+    out = []
+    for name in enabled:
+        needs = MODEL_DETECTORS.get(name)
+        if needs is None or needs <= rates.keys():
+            out.append(load_detector(name, rates, directory))
+    return out

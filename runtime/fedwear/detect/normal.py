@@ -1,0 +1,100 @@
+""" "Not my normal": an autoencoder's reconstruction error over wrist features.
+
+The feature vector (fedwear.infer.normal) is standardised with the training set's mean
+and spread from the card, reconstructed by the int8 autoencoder, and scored by the mean
+squared error. An event needs ``debounce`` steps in a row over the threshold and clears
+below ``clear_ratio`` times it. This is the model on-device learning personalises: its
+decoder is the small trainable part (see the model card).
+"""
+
+from __future__ import annotations
+
+__all__ = ["NormalDetector"]
+
+import numpy as np
+
+from ..infer.engine import QuantizedModel
+from ..infer.heart import HeartRateTracker, WristSpectra
+from ..infer.normal import NORMAL_FEATURES, wrist_features
+from .base import Detector, Event, Window
+
+
+class NormalDetector(Detector):
+    name = "normal"
+    streams = frozenset({"ppg", "imu"})
+
+    def __init__(
+        self,
+        model: QuantizedModel,
+        hr_model: QuantizedModel,
+        ppg_rate_hz: float,
+        imu_rate_hz: float,
+    ) -> None:
+        card = model.card
+        self.model, self.hr_model = model, hr_model
+        self.mean = np.asarray(card.param("preprocessing", "feature_mean"), dtype=np.float32)
+        self.std = np.asarray(card.param("preprocessing", "feature_std"), dtype=np.float32)
+        if self.mean.shape != (len(NORMAL_FEATURES),) or self.std.shape != self.mean.shape:
+            from ..errors import ModelError
+
+            raise ModelError(
+                "card feature_mean/feature_std do not match the features",
+                path=str(card.path),
+                code="card",
+            )
+        self.threshold = float(card.param("thresholds", "score"))
+        self.debounce = int(card.param("thresholds", "debounce_steps"))
+        self.clear_ratio = float(card.param("thresholds", "clear_ratio"))
+        self.spectra = WristSpectra(ppg_rate_hz, imu_rate_hz)
+        self.tracker = HeartRateTracker()
+        self.scores: list[tuple[int, float]] = []
+        self.record_scores = False
+        self.reset()
+
+    def reset(self) -> None:
+        self.spectra.reset()
+        self.tracker.reset()
+        self._over = 0
+        self._active = False
+
+    def score(self, features: np.ndarray) -> float:
+        z = (features - self.mean) / self.std
+        recon = self.model.run(z)[0].reshape(-1)
+        return float(np.mean((recon - z) ** 2))
+
+    def on_window(self, w: Window) -> list[Event]:
+        new = min(w.hop, len(w.t))
+        push = self.spectra.push_imu if w.stream == "imu" else self.spectra.push_ppg
+        events: list[Event] = []
+        for t_ns, spec, imu in push(w.t[-new:], w.v[-new:]):
+            bpm, conf = self.tracker.update(t_ns, self.hr_model.run(spec)[0].reshape(-1))
+            features = wrist_features(spec, imu, bpm, conf)
+            s = self.score(features)
+            if self.record_scores:
+                self.scores.append((t_ns, s))
+            if self._active:
+                if s < self.clear_ratio * self.threshold:
+                    self._active, self._over = False, 0
+                continue
+            self._over = self._over + 1 if s > self.threshold else 0
+            if self._over >= self.debounce:
+                self._active = True
+                worst = int(np.argmax(np.abs((features - self.mean) / self.std)))
+                events.append(
+                    Event(
+                        t_ns,
+                        self.name,
+                        "not_my_normal",
+                        w.stream,
+                        f"unusual for this wearer (score {s:.2f}, most unusual: "
+                        f"{NORMAL_FEATURES[worst]})",
+                        value=s,
+                        extra={
+                            "features": {
+                                k: round(float(v), 3)
+                                for k, v in zip(NORMAL_FEATURES, features, strict=True)
+                            }
+                        },
+                    )
+                )
+        return events

@@ -1,0 +1,1 @@
+"""Evaluation of the shipped detectors on a folder of recordings (fedwear eval)."""

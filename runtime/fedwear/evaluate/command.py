@@ -1,0 +1,115 @@
+"""`fedwear eval DETECTOR PATH`: the shipped detector, through the pipeline, on a folder."""
+
+from __future__ import annotations
+
+__all__ = ["EVAL_DETECTORS", "evaluate", "format_table"]
+
+from pathlib import Path
+from typing import Any
+
+from ..detect.models import load_detector
+from ..errors import DatasetError
+from ..infer.card import models_dir
+
+# CLI name -> (detector name, the runtime's default stream rates it runs at)
+EVAL_DETECTORS = {"fall": "fall", "beats": "beats", "ppg-hr": "ppg_hr", "normal": "normal"}
+_RATES = {"imu": 100.0, "ppg": 64.0, "ecg": 250.0}
+
+
+def evaluate(detector: str, folder: Path, models: str = "") -> dict[str, Any]:
+    """Figures per subject/record and overall, as one JSON-ready object."""
+    if not folder.is_dir():
+        raise DatasetError("not a folder", path=str(folder), code="missing")
+    directory = models_dir(models)
+    name = EVAL_DETECTORS[detector]
+    load_detector(name, _RATES, directory)  # a bad model fails here, before any data is read
+
+    def make() -> Any:
+        return load_detector(name, _RATES, directory)
+
+    if detector == "fall":
+        from .fall import evaluate_fall
+
+        result = evaluate_fall(folder, make)
+    elif detector == "beats":
+        from .beats import evaluate_beats
+
+        result = evaluate_beats(folder, make)
+    elif detector == "ppg-hr":
+        from .ppg import evaluate_ppg
+
+        result = evaluate_ppg(folder, make)
+    else:
+        from .normal import evaluate_normal
+
+        result = evaluate_normal(folder, make)
+    return {"detector": detector, "path": str(folder), "models": str(directory), **result}
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A plain-text table: one row per subject/record, then the overall row."""
+    detector = result["detector"]
+    if detector == "beats":
+        header = ["record", "N Se", "N +P", "S Se", "S +P", "V Se", "V +P"]
+
+        def row(name: str, r: dict[str, Any]) -> list[str]:
+            return [name] + [_fmt(r[c][k]) for c in "NSV" for k in ("se", "ppv")]
+
+        rows = [row(k, v) for k, v in result["per_record"].items()]
+    elif detector == "fall":
+        header = ["subject", "falls", "detected", "recall %", "ADL h", "false alarms", "per h"]
+
+        def row(name: str, r: dict[str, Any]) -> list[str]:
+            keys = (
+                "falls",
+                "detected",
+                "recall",
+                "adl_hours",
+                "false_alarms",
+                "false_alarms_per_hour",
+            )
+            return [name] + [_fmt(r[k]) for k in keys]
+
+        rows = [row(k, v) for k, v in result["per_subject"].items()]
+    elif detector == "ppg-hr":
+        header = ["recording", "MAE bpm", "windows"]
+
+        def row(name: str, r: dict[str, Any]) -> list[str]:
+            return [name, _fmt(r["mae_bpm"]), _fmt(r["windows"])]
+
+        rows = [row(k, v) for k, v in result["per_recording"].items()]
+    else:
+        header = ["recording", "alarms", "hours", "score p50", "score p99", "over %"]
+
+        def row(name: str, r: dict[str, Any]) -> list[str]:
+            keys = ("alarms", "hours", "score_p50", "score_p99", "over_threshold_pct")
+            return [name] + [_fmt(r.get(k)) for k in keys]
+
+        rows = [row(k, v) for k, v in result["per_recording"].items()]
+    overall = result["overall"]
+    if detector == "ppg-hr":
+        rows.append(["overall", _fmt(overall["mae_bpm"]), _fmt(overall["windows"])])
+    elif detector == "normal":
+        rows.append(
+            [
+                "overall",
+                _fmt(overall["alarms"]),
+                _fmt(overall["hours"]),
+                "",
+                "",
+                f"{_fmt(overall['alarms_per_hour'])}/h",
+            ]
+        )
+    else:
+        rows.append(row("overall", overall))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

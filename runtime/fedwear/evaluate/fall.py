@@ -1,0 +1,82 @@
+"""Fall detector figures: recall over fall trials, false alarms per hour of daily life."""
+
+from __future__ import annotations
+
+__all__ = ["evaluate_fall"]
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..detect.base import Detector
+from ..errors import DatasetError
+from ..ingest.recordings import recordings_in
+from .references import mobifall_label
+from .runner import run_recording
+
+
+def subject_of(path: Path) -> str:
+    for part in reversed(path.parts[:-1]):
+        if part.lower().startswith("sub"):
+            return part
+    return path.parent.name
+
+
+def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[str, Any]:
+    """Every MobiFall-style recording under ``folder``, through the pipeline."""
+    paths = [p for p in recordings_in(folder) if p.suffix == ".txt"]
+    if not paths:
+        raise DatasetError("no MobiFall *_acc_*.txt recordings", path=str(folder), code="empty")
+    config = Config()
+    detector = make_detector()
+    per: dict[str, dict[str, Any]] = {}
+    records = []
+    for path in paths:
+        code, is_fall = mobifall_label(path)
+        events, summary = run_recording(path, config, [detector])
+        falls = [e for e in events if e.kind == "fall"]
+        s = per.setdefault(
+            subject_of(path), {"falls": 0, "detected": 0, "adl_s": 0.0, "false_alarms": 0}
+        )
+        if is_fall:
+            s["falls"] += 1
+            s["detected"] += bool(falls)
+        else:
+            s["adl_s"] += summary.recording_s
+            s["false_alarms"] += len(falls)
+        records.append(
+            {
+                "recording": path.name,
+                "subject": subject_of(path),
+                "activity": code,
+                "fall": is_fall,
+                "events": [e.to_dict() for e in falls],
+                "seconds": round(summary.recording_s, 2),
+            }
+        )
+    return {
+        "per_subject": {k: _figures(v) for k, v in sorted(per.items())},
+        "overall": _figures(_sum(per.values())),
+        "recordings": records,
+    }
+
+
+def _sum(rows: Any) -> dict[str, Any]:
+    total = {"falls": 0, "detected": 0, "adl_s": 0.0, "false_alarms": 0}
+    for r in rows:
+        for k in total:
+            total[k] += r[k]
+    return total
+
+
+def _figures(s: dict[str, Any]) -> dict[str, Any]:
+    hours = s["adl_s"] / 3600.0
+    return {
+        "recall": round(100.0 * s["detected"] / s["falls"], 2) if s["falls"] else None,
+        "false_alarms_per_hour": round(s["false_alarms"] / hours, 3) if hours > 0 else None,
+        "falls": s["falls"],
+        "detected": s["detected"],
+        "adl_hours": round(hours, 4),
+        "false_alarms": s["false_alarms"],
+    }

@@ -1,0 +1,182 @@
+"""PNG figures for `fedwear eval --plots` (matplotlib, only imported when asked for)."""
+
+from __future__ import annotations
+
+__all__ = ["write_plots"]
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FedwearError
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise FedwearError("--plots needs matplotlib: pip install 'fedwear[plots]'") from None
+    return plt
+
+
+def _bars(
+    plt: Any, names: list[str], series: dict[str, list[float]], ylabel: str, title: str, path: Path
+) -> Path:
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names) + 2), 3.5))
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(names))
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar(x + i * width, [np.nan if v is None else v for v in values], width, label=label)
+    ax.set_xticks(x + width * (len(series) - 1) / 2, names, rotation=60, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _roc_pr(plt: Any, scores: np.ndarray, labels: np.ndarray, title: str, path: Path) -> Path:
+    order = np.argsort(-scores)
+    y = labels[order].astype(bool)
+    tp, fp = np.cumsum(y), np.cumsum(~y)
+    tpr, fpr = tp / max(1, y.sum()), fp / max(1, (~y).sum())
+    precision = tp / np.maximum(1, tp + fp)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.5))
+    a.plot(np.r_[0, fpr], np.r_[0, tpr])
+    a.set_xlabel("false positive rate")
+    a.set_ylabel("true positive rate")
+    a.set_title(f"ROC, {title}")
+    b.plot(np.r_[0, tpr], np.r_[1, precision])
+    b.set_xlabel("recall")
+    b.set_ylabel("precision")
+    b.set_title(f"PR, {title}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _timeline(
+    plt: Any, traces: dict[str, list[Any]], title: str, ylabel: str, events: list[float], path: Path
+) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 3))
+    for label, pts in traces.items():
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label)
+    for e in events:
+        ax.axvline(e, color="red", linestyle="--", linewidth=1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
+    plt = _pyplot()
+    directory.mkdir(parents=True, exist_ok=True)
+    d = result["detector"]
+    out = []
+    if d == "fall":
+        per = result["per_subject"]
+        out.append(
+            _bars(
+                plt,
+                list(per),
+                {"recall %": [v["recall"] for v in per.values()]},
+                "%",
+                "fall recall per subject",
+                directory / "fall_per_subject.png",
+            )
+        )
+        recs = result["recordings"]
+        scores = np.array([max([e["value"] for e in r["events"]], default=0.0) for r in recs])
+        labels = np.array([r["fall"] for r in recs])
+        out.append(
+            _roc_pr(plt, scores, labels, "fall events per recording", directory / "fall_roc_pr.png")
+        )
+        example = next((r for r in recs if r["fall"] and r["events"]), None)
+        if example is not None:
+            out.append(
+                _timeline(
+                    plt,
+                    {},
+                    f"{example['recording']}: fall events",
+                    "",
+                    [e["t"] for e in example["events"]],
+                    directory / "fall_timeline.png",
+                )
+            )
+    elif d == "beats":
+        per = result["per_record"]
+        series = {f"{c} {k}": [v[c][k] for v in per.values()] for c in "VS" for k in ("se", "ppv")}
+        out.append(
+            _bars(
+                plt,
+                list(per),
+                series,
+                "%",
+                "AAMI figures per record",
+                directory / "beats_per_record.png",
+            )
+        )
+    elif d == "ppg-hr":
+        per = result["per_recording"]
+        out.append(
+            _bars(
+                plt,
+                list(per),
+                {"MAE bpm": [v["mae_bpm"] for v in per.values()]},
+                "BPM",
+                "heart-rate error per recording",
+                directory / "ppg_hr_mae.png",
+            )
+        )
+        name, first = next(iter(per.items()))
+        trace = first["trace"]
+        out.append(
+            _timeline(
+                plt,
+                {
+                    "PPG estimate": [(t, b) for t, b, _ in trace],
+                    "chest ECG": [(t, r) for t, _, r in trace],
+                },
+                f"{name}: heart rate",
+                "BPM",
+                [],
+                directory / "ppg_hr_timeline.png",
+            )
+        )
+    else:
+        per = result["per_recording"]
+        out.append(
+            _bars(
+                plt,
+                list(per),
+                {"alarms": [v["alarms"] for v in per.values()]},
+                "alarms",
+                "not-my-normal alarms per recording",
+                directory / "normal_alarms.png",
+            )
+        )
+        name, first = next(iter(per.items()))
+        out.append(
+            _timeline(
+                plt,
+                {"score": first["trace"]},
+                f"{name}: anomaly score",
+                "score",
+                [],
+                directory / "normal_timeline.png",
+            )
+        )
+    return out

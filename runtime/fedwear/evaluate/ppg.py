@@ -1,0 +1,72 @@
+"""PPG heart-rate figures: mean absolute error against the chest ECG's reviewed beats."""
+
+from __future__ import annotations
+
+__all__ = ["evaluate_ppg", "reference_bpm"]
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Config
+from ..errors import DatasetError
+from ..infer.heart import WINDOW_S
+from ..ingest.recordings import read_beat_text, recordings_in
+from .runner import run_recording
+
+
+def reference_bpm(beats_s: np.ndarray, end_s: float) -> float | None:
+    """Heart rate over the 8 s ending at ``end_s``: 60 / median inter-beat interval."""
+    inside = beats_s[(beats_s > end_s - WINDOW_S) & (beats_s <= end_s)]
+    if len(inside) < 3:
+        return None
+    return float(60.0 / np.median(np.diff(inside)))
+
+
+def beats_for(edf: Path) -> Path:
+    for p in (edf.parent.parent / "ECG" / f"{edf.stem}.txt", edf.with_suffix(".txt")):
+        if p.is_file():
+            return p
+    raise DatasetError("no beat annotations (ECG/<name>.txt)", path=str(edf), code="missing")
+
+
+def evaluate_ppg(
+    folder: Path, make_detector: Callable[[], Any], only: Callable[[Path], bool] | None = None
+) -> dict[str, Any]:
+    paths = [
+        p for p in recordings_in(folder) if p.suffix.lower() == ".edf" and (only is None or only(p))
+    ]
+    if not paths:
+        raise DatasetError("no .edf recordings", path=str(folder), code="empty")
+    config = Config()
+    per: dict[str, Any] = {}
+    errors_all: list[float] = []
+    for path in paths:
+        beats = read_beat_text(beats_for(path))
+        det = make_detector()
+        det.record_estimates = True
+        run_recording(path, config, [det])
+        errors, trace = [], []
+        for t_ns, bpm, _conf in det.estimates:
+            ref = reference_bpm(beats, t_ns / 1e9)
+            if ref is not None:
+                errors.append(abs(bpm - ref))
+                trace.append((round(t_ns / 1e9, 1), round(bpm, 1), round(ref, 1)))
+        per[path.stem] = {
+            "mae_bpm": round(float(np.mean(errors)), 2) if errors else None,
+            "windows": len(errors),
+            "trace": trace,
+        }
+        errors_all += errors
+    overall = {
+        "mae_bpm": round(float(np.mean(errors_all)), 2) if errors_all else None,
+        "mean_of_recordings_mae_bpm": round(
+            float(np.mean([v["mae_bpm"] for v in per.values() if v["mae_bpm"] is not None])), 2
+        )
+        if errors_all
+        else None,
+        "windows": len(errors_all),
+    }
+    return {"per_recording": per, "overall": overall}

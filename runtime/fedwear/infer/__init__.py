@@ -1,0 +1,1 @@
+"""Model inference: cards, the TFLite engine, and the shared preprocessing."""

@@ -1,0 +1,126 @@
+"""ECG beats from a stream: QRS detection, then one classifier input per beat.
+
+A beat is classified once the next one is found, because the RR interval after a beat
+(the compensatory pause of an ectopic beat) is one of its strongest features. Detection
+reruns over a short buffer each time new samples arrive and accepts only beats far
+enough from the buffer's end for their waveform to be complete, so a beat is reported
+exactly once however the stream is chunked.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BEAT_INPUT_SIZE", "Beat", "BeatTracker"]
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import History, QrsDetector
+
+SEGMENT_BEFORE_S = 0.24
+SEGMENT_AFTER_S = 0.40
+SEGMENT_RATE_HZ = 125.0
+SEGMENT_SIZE = round((SEGMENT_BEFORE_S + SEGMENT_AFTER_S) * SEGMENT_RATE_HZ)  # 80
+RR_FEATURES = 5
+TEMPLATE_BEATS = 32
+# The beat, the beat minus this wearer's recent median beat, then the RR features: the
+# difference makes a bundle-branch block's wide (but usual) beat look normal and a rare
+# ectopic beat stand out, whoever the wearer is.
+BEAT_INPUT_SIZE = 2 * SEGMENT_SIZE + RR_FEATURES
+
+
+@dataclass
+class Beat:
+    index: int  # absolute sample index of the R peak in the stream
+    t_ns: int
+    features: np.ndarray  # (BEAT_INPUT_SIZE,) float32
+
+
+class BeatTracker:
+    """Feed ECG samples; get back beats (with their classifier input) one beat late."""
+
+    def __init__(self, rate_hz: float, buffer_s: float = 8.0) -> None:
+        self.fs = rate_hz
+        self.history = History(round(buffer_s * rate_hz), 1)
+        self.qrs = QrsDetector(rate_hz)
+        self.before = round(SEGMENT_BEFORE_S * rate_hz)
+        self.after = round(SEGMENT_AFTER_S * rate_hz)
+        self.settle = self.after + round(0.1 * rate_hz)
+        self.grid = np.linspace(0, self.before + self.after, SEGMENT_SIZE)
+        self.reset()
+
+    def reset(self) -> None:
+        self.history.reset()
+        self.history.total = 0
+        self._last = -(10**12)
+        self._pending: tuple[int, int, np.ndarray, float] | None = None
+        self._rr: deque[float] = deque(maxlen=10)
+        self._rr_long = 0.0
+        self._amps: deque[float] = deque(maxlen=8)
+        self._recent = np.zeros((TEMPLATE_BEATS, SEGMENT_SIZE), dtype=np.float32)
+        self._recent_count = 0
+
+    def _segment(self, x: np.ndarray, r: int) -> tuple[np.ndarray, float]:
+        raw = x[r - self.before : r + self.after]
+        seg = np.interp(self.grid, np.arange(len(raw)), raw)
+        seg -= np.median(seg)
+        return seg.astype(np.float32), float(seg.max() - seg.min())
+
+    def push(self, t: np.ndarray, v: np.ndarray) -> list[Beat]:
+        h = self.history
+        h.append(t, v[:, :1])
+        if h.count < self.fs * 2:
+            return []
+        x = h.v[-h.count :, 0]
+        first_abs = h.total - h.count
+        beats = []
+        self.qrs.signal_level = 0.0  # thresholds come from this buffer alone
+        for r in self.qrs.detect(x):
+            absolute = first_abs + r
+            if absolute <= self._last + self.qrs.refractory:
+                continue
+            if r < self.before or r > len(x) - self.settle:
+                continue
+            seg, amp = self._segment(x, r)
+            beat = self._accept(absolute, int(h.t[len(h.t) - h.count + r]), seg, amp)
+            if beat is not None:
+                beats.append(beat)
+            self._last = absolute
+        return beats
+
+    def _accept(self, index: int, t_ns: int, seg: np.ndarray, amp: float) -> Beat | None:
+        """Completes the previous beat with this one's RR interval."""
+        self._amps.append(amp)
+        done = None
+        if self._pending is not None:
+            p_index, p_t, p_seg, p_pre = self._pending
+            post = (index - p_index) / self.fs
+            if self._rr_long == 0.0:
+                self._rr_long = post
+            pre = p_pre if p_pre > 0 else post
+            local = float(np.mean(self._rr)) if self._rr else post
+            scale = max(float(np.median(self._amps)), 1e-6)
+            rr = np.array(
+                [
+                    pre / self._rr_long,
+                    post / self._rr_long,
+                    local / self._rr_long,
+                    pre / local,
+                    post / pre,
+                ],
+                dtype=np.float32,
+            )
+            seg = np.clip(p_seg / scale, -3, 3)
+            self._recent[self._recent_count % TEMPLATE_BEATS] = seg
+            self._recent_count += 1
+            template = np.median(self._recent[: min(self._recent_count, TEMPLATE_BEATS)], axis=0)
+            features = np.concatenate((seg, np.clip(seg - template, -3, 3), np.clip(rr, 0, 3)))
+            done = Beat(p_index, p_t, features.astype(np.float32))
+            self._rr.append(post)
+            self._rr_long = 0.99 * self._rr_long + 0.01 * post
+            pre_next = post
+        else:
+            pre_next = 0.0
+        self._pending = (index, t_ns, seg, pre_next)
+        return done

@@ -1,0 +1,171 @@
+"""Runs an int8 TFLite model that matches its card, with no allocation per window.
+
+The interpreter comes from ``tflite_runtime`` (the device's module) or, failing that,
+``ai_edge_litert`` (its successor, on PyPI for current Pythons). Before first use the
+model's hash, flatbuffer identifier, tensors and quantization are checked against the
+card: a truncated, foreign or retrained-but-not-re-carded file is a ModelError, not a
+crash or a silently wrong score.
+"""
+
+from __future__ import annotations
+
+__all__ = ["QuantizedModel", "interpreter_class", "load_model"]
+
+import hashlib
+import importlib
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelError
+from .card import ModelCard, TensorSpec, load_card
+
+MAX_MODEL_BYTES = 4 << 20
+_RUNTIMES = ("tflite_runtime.interpreter", "ai_edge_litert.interpreter")
+
+
+def interpreter_class() -> Any:
+    """The first TFLite interpreter that imports, in the device's order of preference."""
+    for module in _RUNTIMES:
+        try:
+            return importlib.import_module(module).Interpreter
+        except ImportError:
+            continue
+    raise ModelError(
+        "no TFLite runtime: install tflite-runtime or ai-edge-litert", code="no-runtime"
+    )
+
+
+def _same(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)
+
+
+def _check_tensor(detail: dict[str, Any], spec: TensorSpec, what: str) -> None:
+    shape = tuple(int(n) for n in detail["shape"])
+    dtype = np.dtype(detail["dtype"]).name
+    scale, zero = detail.get("quantization", (0.0, 0))
+    problems = []
+    if shape != spec.shape:
+        problems.append(f"shape {shape} != card {spec.shape}")
+    if dtype != spec.dtype:
+        problems.append(f"dtype {dtype} != card {spec.dtype}")
+    if not _same(float(scale), spec.scale) or int(zero) != spec.zero_point:
+        problems.append(f"quantization ({scale}, {zero}) != card ({spec.scale}, {spec.zero_point})")
+    if problems:
+        raise ModelError(f"{what} {spec.name!r}: " + "; ".join(problems), code="mismatch")
+
+
+class QuantizedModel:
+    """One interpreter with its quantized input/output buffers, reused for every call."""
+
+    def __init__(self, card: ModelCard, content: bytes) -> None:
+        self.card = card
+        where = str(card.model_path)
+        try:
+            self._interp = interpreter_class()(model_content=content, num_threads=1)
+            self._interp.allocate_tensors()
+        except ModelError:
+            raise
+        except Exception as exc:  # the runtimes raise bare ValueError/RuntimeError
+            raise ModelError(f"TFLite rejected the model ({exc})", path=where) from None
+        ins, outs = self._interp.get_input_details(), self._interp.get_output_details()
+        if len(ins) != len(card.inputs) or len(outs) != len(card.outputs):
+            raise ModelError(
+                f"model has {len(ins)} inputs/{len(outs)} outputs, card says "
+                f"{len(card.inputs)}/{len(card.outputs)}",
+                path=where,
+                code="mismatch",
+            )
+        try:
+            for d, s in zip(ins, card.inputs, strict=True):
+                _check_tensor(d, s, "input")
+            for d, s in zip(outs, card.outputs, strict=True):
+                _check_tensor(d, s, "output")
+        except ModelError as exc:
+            raise ModelError(str(exc), path=where, code=exc.code) from None
+        self._in_index = [int(d["index"]) for d in ins]
+        self._out_index = [int(d["index"]) for d in outs]
+        self._in_buf = [np.zeros(s.shape, dtype=s.dtype) for s in card.inputs]
+        self._scratch = [np.zeros(s.shape, dtype=np.float32) for s in card.inputs]
+        self._out_buf = [np.zeros(s.shape, dtype=np.float32) for s in card.outputs]
+        self.invocations = 0
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.card.inputs[0].shape
+
+    def _quantize(self, i: int, x: np.ndarray) -> None:
+        spec, buf, tmp = self.card.inputs[i], self._in_buf[i], self._scratch[i]
+        if x.size != buf.size:
+            raise ModelError(
+                f"input {spec.name!r} needs {buf.size} values, got {x.size}", code="input"
+            )
+        if spec.dtype == "float32":
+            np.copyto(buf, x.reshape(buf.shape), casting="same_kind")
+            return
+        info = np.iinfo(buf.dtype)
+        np.divide(x.reshape(buf.shape), spec.scale, out=tmp)
+        np.rint(tmp, out=tmp)
+        tmp += spec.zero_point
+        np.clip(tmp, info.min, info.max, out=tmp)
+        np.copyto(buf, tmp, casting="unsafe")
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """Float inputs in, float outputs out (views of reused buffers: copy to keep)."""
+        for i, x in enumerate(inputs):
+            if not np.all(np.isfinite(x)):
+                raise ModelError(
+                    f"input {self.card.inputs[i].name!r} has NaN or Inf", code="non-finite"
+                )
+            self._quantize(i, np.asarray(x, dtype=np.float32))
+            self._interp.set_tensor(self._in_index[i], self._in_buf[i])
+        self._interp.invoke()
+        self.invocations += 1
+        for j, spec in enumerate(self.card.outputs):
+            raw = self._interp.get_tensor(self._out_index[j])
+            out = self._out_buf[j]
+            if spec.dtype == "float32":
+                np.copyto(out, raw)
+            else:
+                np.subtract(raw, spec.zero_point, out=out, dtype=np.float32)
+                out *= spec.scale
+        return self._out_buf
+
+
+def _read_model(card: ModelCard) -> bytes:
+    path = card.model_path
+    try:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise ModelError(
+                f"model file is {size} bytes (limit {MAX_MODEL_BYTES})", path=str(path)
+            )
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError("model file not found", path=str(path), code="missing") from None
+    except OSError as exc:
+        raise ModelError(f"unreadable model file ({exc})", path=str(path)) from None
+    if len(content) != card.bytes:
+        raise ModelError(
+            f"model file is {len(content)} bytes, card says {card.bytes} (truncated or replaced)",
+            path=str(path),
+            code="corrupt",
+        )
+    if content[4:8] != b"TFL3":
+        raise ModelError("not a TFLite flatbuffer (no TFL3 identifier)", path=str(path))
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != card.sha256:
+        raise ModelError(
+            f"sha256 {digest[:12]}… does not match the card's {card.sha256[:12]}…",
+            path=str(path),
+            code="corrupt",
+        )
+    return content
+
+
+def load_model(card_path: Path) -> QuantizedModel:
+    """Card, then file, then interpreter: each step's failure is a ModelError saying which."""
+    card = load_card(card_path)
+    return QuantizedModel(card, _read_model(card))

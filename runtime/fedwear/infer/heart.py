@@ -1,0 +1,132 @@
+"""Heart rate from wrist PPG under motion: spectra of PPG and accelerometer, a model that
+says which spectral peak is the heart, and a tracker that keeps the rate continuous.
+
+Arm swing and pedalling put peaks into the PPG spectrum at the motion's frequency and its
+harmonics; the accelerometer's spectrum shows the same peaks, so the model (or, in the
+classical baseline, a mask) can discount them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HR_BINS_BPM", "HeartRateTracker", "WristSpectra", "spectra_input"]
+
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+from .features import History, SpectrumBank
+
+HR_BINS_BPM = np.linspace(30.0, 219.0, 64)  # 3 BPM apart
+WINDOW_S = 8.0
+HOP_S = 2.0
+
+
+def spectra_input(ppg_spec: np.ndarray, acc_spec: np.ndarray) -> np.ndarray:
+    return np.stack((ppg_spec, acc_spec), axis=1).astype(np.float32)
+
+
+class WristSpectra:
+    """Every 2 s of PPG gives one (64, 2) spectra input over the last 8 s of PPG and IMU.
+
+    The two streams arrive in chunks of their own (a fast replay can run one stream many
+    seconds ahead of the other), so PPG steps wait in a short queue until the IMU has
+    reached their end time, and the IMU window is picked by timestamp, not by position.
+    """
+
+    def __init__(self, ppg_rate_hz: float, imu_rate_hz: float, skew_s: float = 24.0) -> None:
+        self.ppg = History(round(WINDOW_S * ppg_rate_hz), 1)
+        self.imu = History(round((WINDOW_S + skew_s) * imu_rate_hz), 6)
+        self.imu_n = round(WINDOW_S * imu_rate_hz)
+        freqs = HR_BINS_BPM / 60.0
+        self.ppg_bank = SpectrumBank(len(self.ppg.t), ppg_rate_hz, freqs)
+        self.acc_bank = SpectrumBank(self.imu_n, imu_rate_hz, freqs)
+        self.hop = round(HOP_S * ppg_rate_hz)
+        self.imu_step_ns = 1e9 / imu_rate_hz
+        self.max_queue = round(skew_s / HOP_S)
+        self.flagged = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.ppg.reset()
+        self.imu.reset()
+        self._since = 0
+        self._queue: deque[tuple[int, np.ndarray]] = deque()
+
+    def push_imu(self, t: np.ndarray, v: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        self.imu.append(t, v)
+        return self._drain()
+
+    def push_ppg(self, t: np.ndarray, v: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(t_ns at the window's end, spectra input, imu window) for each step now ready."""
+        step = self.hop
+        for i in range(0, len(t), step):
+            self.ppg.append(t[i : i + step], v[i : i + step])
+            self._since += len(t[i : i + step])
+            if self._since < self.hop or not self.ppg.full:
+                continue
+            self._since = 0
+            if not np.all(np.isfinite(self.ppg.v)):
+                self.flagged += 1
+                continue
+            if len(self._queue) >= self.max_queue:
+                self._queue.popleft()
+                self.flagged += 1
+            self._queue.append((int(self.ppg.t[-1]), self.ppg_bank(self.ppg.v)))
+        return self._drain()
+
+    def _drain(self) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        out = []
+        h = self.imu
+        while self._queue and h.count and h.t[-1] >= self._queue[0][0]:
+            t_end, ppg_spec = self._queue.popleft()
+            times = h.t[len(h.t) - h.count :]
+            j = int(np.searchsorted(times, t_end, side="right"))
+            imu = h.v[len(h.t) - h.count :][j - self.imu_n : j]
+            span = times[j - 1] - times[j - self.imu_n] if j >= self.imu_n else 0
+            if j < self.imu_n or span > 1.5 * self.imu_n * self.imu_step_ns:
+                self.flagged += 1  # not enough IMU, or a gap in it
+                continue
+            if not np.all(np.isfinite(imu)):
+                self.flagged += 1
+                continue
+            out.append((t_end, spectra_input(ppg_spec, self.acc_bank(imu[:, :3])), imu))
+        return out
+
+
+class HeartRateTracker:
+    """Picks the heart-rate bin from per-bin likelihoods, favouring continuity."""
+
+    def __init__(self, spread_bpm: float = 12.0, forget_s: float = 20.0) -> None:
+        self.spread = spread_bpm
+        self.forget_ns = int(forget_s * 1e9)
+        self.reset()
+
+    def reset(self) -> None:
+        self.bpm: float | None = None
+        self._t = 0
+
+    def update(self, t_ns: int, likelihood: np.ndarray) -> tuple[float, float]:
+        """(bpm, confidence 0..1) for this step."""
+        p = np.maximum(likelihood.astype(np.float64), 0.0)
+        if self.bpm is not None and t_ns - self._t < self.forget_ns:
+            prior = np.exp(-0.5 * ((HR_BINS_BPM - self.bpm) / self.spread) ** 2)
+            p = p * (prior + 0.02)
+        total = float(p.sum())
+        if total <= 0:
+            return (self.bpm or 0.0), 0.0
+        p /= total
+        k = int(np.argmax(p))
+        lo, hi = max(0, k - 1), min(len(p), k + 2)
+        bpm = float((HR_BINS_BPM[lo:hi] * p[lo:hi]).sum() / p[lo:hi].sum())
+        self.bpm, self._t = bpm, t_ns
+        return bpm, float(p[k])
+
+
+def classical_likelihood(spec: np.ndarray) -> np.ndarray:
+    """The baseline: PPG spectrum with the bins where the accelerometer peaks masked."""
+    ppg, acc = spec[:, 0], spec[:, 1]
+    return np.where(acc > 0.5, 0.1 * ppg, ppg) ** 2
+
+
+Likelihood = Callable[[np.ndarray], np.ndarray]

@@ -1,0 +1,153 @@
+"""The TFLite engine and model cards: real interpreters, real shipped models, bad files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedwear.errors import ExitCode, ModelError
+from fedwear.infer.card import load_card, models_dir
+from fedwear.infer.engine import load_model
+
+MODELS = models_dir()
+SHIPPED = ("fall", "beats", "ppg_hr", "normal")
+
+
+@pytest.fixture
+def model_copy(tmp_path: Path) -> Path:
+    """A private copy of the fall model and its card, to damage."""
+    for suffix in (".json", ".tflite"):
+        shutil.copy(MODELS / f"fall{suffix}", tmp_path / f"fall{suffix}")
+    return tmp_path / "fall.json"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_matches_card_and_budget(name: str) -> None:
+    model = load_model(MODELS / f"{name}.json")
+    card = model.card
+    assert card.bytes <= 64 * 1024
+    assert all(t.dtype == "int8" for t in card.inputs + card.outputs)
+    assert (MODELS / f"{name}.md").read_text().startswith("# Model card")
+    x = np.zeros(card.inputs[0].shape, dtype=np.float32)
+    out = model.run(x)[0]
+    assert out.shape == card.outputs[0].shape and np.all(np.isfinite(out))
+
+
+def test_quantization_round_trip_uses_the_models_parameters() -> None:
+    model = load_model(MODELS / "fall.json")
+    spec = model.card.inputs[0]
+    x = np.linspace(0, 1, int(np.prod(spec.shape)), dtype=np.float32).reshape(spec.shape)
+    model._quantize(0, x)
+    back = (model._in_buf[0].astype(np.float32) - spec.zero_point) * spec.scale
+    assert np.abs(back - x).max() <= spec.scale / 2 + 1e-6
+
+
+def test_outputs_reuse_buffers() -> None:
+    model = load_model(MODELS / "beats.json")
+    x = np.zeros(model.card.inputs[0].shape, dtype=np.float32)
+    first = model.run(x)[0]
+    second = model.run(x + 0.5)[0]
+    assert first is second  # no allocation per call: callers copy what they keep
+
+
+def test_fall_score_separates_a_fall_from_standing(data_dir: Path) -> None:
+    from fedwear.infer.features import fall_input
+    from fedwear.ingest.recordings import read_mobifall
+
+    model = load_model(MODELS / "fall.json")
+    path = next((data_dir / "mobifall").rglob("FOL_acc_*.txt"))
+    imu = read_mobifall(path, 100.0).streams["imu"][1]
+    impact = int(np.argmax(np.linalg.norm(imu[:, :3], axis=1)))
+    fall_window = imu[impact - 150 : impact + 250]
+    still = np.tile(np.array([[0, 0, 9.81, 0, 0, 0]], np.float32), (400, 1))
+    assert float(model.run(fall_input(fall_window))[0][0, 0]) > 0.5
+    assert float(model.run(fall_input(still))[0][0, 0]) < 0.5
+
+
+def test_truncated_model_is_rejected(model_copy: Path) -> None:
+    tfl = model_copy.with_suffix(".tflite")
+    tfl.write_bytes(tfl.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="truncated or replaced") as err:
+        load_model(model_copy)
+    assert err.value.exit_code == ExitCode.MODEL
+
+
+def test_not_a_flatbuffer_is_rejected(model_copy: Path) -> None:
+    tfl = model_copy.with_suffix(".tflite")
+    size = tfl.stat().st_size
+    tfl.write_bytes(b"\x89PNG" + bytes(size - 4))
+    with pytest.raises(ModelError, match="not a TFLite flatbuffer"):
+        load_model(model_copy)
+
+
+def test_flipped_byte_fails_the_hash(model_copy: Path) -> None:
+    tfl = model_copy.with_suffix(".tflite")
+    data = bytearray(tfl.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tfl.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        load_model(model_copy)
+
+
+def test_another_model_under_this_card_is_a_mismatch(model_copy: Path) -> None:
+    """A valid model with the wrong signature, hash re-carded: the tensor check catches it."""
+    other = (MODELS / "beats.tflite").read_bytes()
+    model_copy.with_suffix(".tflite").write_bytes(other)
+    card = json.loads(model_copy.read_text())
+    beats = json.loads((MODELS / "beats.json").read_text())
+    card["sha256"], card["bytes"] = beats["sha256"], beats["bytes"]
+    model_copy.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="shape"):
+        load_model(model_copy)
+
+
+def test_wrong_quantization_in_card_is_a_mismatch(model_copy: Path) -> None:
+    card = json.loads(model_copy.read_text())
+    card["inputs"][0]["scale"] *= 2
+    model_copy.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="quantization"):
+        load_model(model_copy)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda c: c.pop("inputs"), "missing inputs"),
+        (lambda c: c.update(format="x"), "format"),
+        (lambda c: c.update(file="../../etc/passwd"), "plain file name"),
+        (lambda c: c["inputs"][0].update(shape=[1, -3]), "positive integers"),
+        (lambda c: c.update(bytes="many"), "wrong type"),
+    ],
+)
+def test_malformed_card_names_the_key(model_copy: Path, damage, message: str) -> None:
+    card = json.loads(model_copy.read_text())
+    damage(card)
+    model_copy.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=message):
+        load_card(model_copy)
+
+
+def test_card_that_is_not_json(model_copy: Path) -> None:
+    model_copy.write_bytes(b"{\x00\xff")
+    with pytest.raises(ModelError, match="unreadable model card"):
+        load_card(model_copy)
+
+
+def test_missing_files(tmp_path: Path, model_copy: Path) -> None:
+    with pytest.raises(ModelError, match="card not found"):
+        load_model(tmp_path / "nope.json")
+    model_copy.with_suffix(".tflite").unlink()
+    with pytest.raises(ModelError, match="model file not found"):
+        load_model(model_copy)
+
+
+def test_non_finite_input_is_refused() -> None:
+    model = load_model(MODELS / "normal.json")
+    x = np.zeros(model.card.inputs[0].shape, dtype=np.float32)
+    x.flat[3] = np.nan
+    with pytest.raises(ModelError, match="NaN or Inf"):
+        model.run(x)

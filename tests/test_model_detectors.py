@@ -1,0 +1,213 @@
+"""The four model detectors in the runtime's pipeline, on the shipped samples."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedwear.config import Config
+from fedwear.detect.base import Window
+from fedwear.detect.models import build_model_detectors, load_detector
+from fedwear.evaluate.runner import run_recording
+from fedwear.infer.card import models_dir
+from fedwear.ingest.recordings import read_beat_text
+from fedwear.ingest.replay import bundled_recording
+
+RATES = {"imu": 100.0, "ppg": 64.0, "ecg": 250.0}
+MODELS = models_dir()
+
+
+def detector(name: str):
+    return load_detector(name, RATES, MODELS)
+
+
+def test_fall_trial_gives_one_fall_event(data_dir: Path) -> None:
+    path = next((data_dir / "mobifall").glob("FOL_acc_*.txt"))
+    events, _ = run_recording(path, Config(), [detector("fall")])
+    falls = [e for e in events if e.kind == "fall"]
+    assert len(falls) == 1
+    assert falls[0].value is not None and falls[0].value >= 0.5
+
+
+def test_walking_gives_no_fall() -> None:
+    events, summary = run_recording(bundled_recording(), Config(), [detector("fall")])
+    assert summary.recording_s > 100
+    assert not [e for e in events if e.kind == "fall"]
+
+
+def _window(stream: str, t: np.ndarray, v: np.ndarray, rate: float) -> Window:
+    channels = tuple(f"c{i}" for i in range(v.shape[1]))
+    return Window(stream, channels, rate, t, v.astype(np.float32), len(t))
+
+
+def test_fall_detector_flags_nan_and_gaps_instead_of_scoring() -> None:
+    det = detector("fall")
+    t = np.arange(400, dtype=np.int64) * 10_000_000
+    v = np.tile(np.array([[0, 0, 9.81, 0, 0, 0]], np.float32), (400, 1))
+    v[100, 2] = np.nan
+    assert det.on_window(_window("imu", t, v, 100.0)) == []
+    assert det.flagged == 1
+    v[100, 2] = 9.81
+    t2 = t + t[-1] + 2_000_000_000  # a 2 s hole before this window
+    det.on_window(_window("imu", t2[:100], v[:100], 100.0))
+    assert det.flagged == 2
+
+
+def test_beats_on_mitbih_119_finds_ventricular_ectopy(data_dir: Path) -> None:
+    pytest.importorskip("wfdb")
+    from fedwear.evaluate.beats import evaluate_beats
+
+    result = evaluate_beats(data_dir / "mitbih", lambda: detector("beats"))
+    rec = result["per_record"]["119_60s"]
+    assert rec["V"]["reference_beats"] > 10
+    assert rec["V"]["se"] > 50 and rec["V"]["ppv"] > 50
+    assert rec["events"]["ectopic_beat"] >= 1
+
+
+def test_beat_detector_survives_nan_in_ecg() -> None:
+    det = detector("beats")
+    t = np.arange(2500, dtype=np.int64) * 4_000_000
+    v = np.sin(np.arange(2500) / 10.0)[:, None]
+    v[50] = np.inf
+    assert det.on_window(_window("ecg", t, v, 250.0)) == []
+    assert det.flagged == 1
+
+
+def test_ppg_heart_rate_follows_the_chest_ecg() -> None:
+    from fedwear.evaluate.ppg import evaluate_ppg
+
+    result = evaluate_ppg(bundled_recording().parent, lambda: detector("ppg_hr"))
+    mae = result["overall"]["mae_bpm"]
+    windows = result["overall"]["windows"]
+    assert windows > 40  # every 2 s over 120 s, after the first 8 s
+    assert mae is not None and mae < 10
+
+
+def test_heart_rate_unexplained_by_motion_is_an_event() -> None:
+    """Still wrist, PPG pulsing at 130 BPM for 60 s: the rule fires once."""
+    det = detector("ppg_hr")
+    rate_p, rate_i = 64.0, 100.0
+    seconds = 60
+    tp = (np.arange(int(seconds * rate_p)) * 1e9 / rate_p).astype(np.int64)
+    ti = (np.arange(int(seconds * rate_i)) * 1e9 / rate_i).astype(np.int64)
+    ppg = np.sin(2 * np.pi * (130 / 60) * tp / 1e9)[:, None]
+    imu = np.tile(np.array([[0, 0, 9.81, 0, 0, 0]]), (len(ti), 1))
+    imu += np.random.default_rng(1).normal(0, 0.01, imu.shape)
+    events = []
+    for k in range(seconds):
+        si, sp = slice(k * 100, (k + 1) * 100), slice(k * 64, (k + 1) * 64)
+        events += det.on_window(_window("imu", ti[si], imu[si], rate_i))
+        events += det.on_window(_window("ppg", tp[sp], ppg[sp], rate_p))
+    kinds = [e.kind for e in events]
+    assert kinds == ["heart_rate_unexplained"]
+    assert abs(det.tracker.bpm - 130) < 6
+
+
+def test_normal_detector_scores_every_step() -> None:
+    det = detector("normal")
+    det.record_scores = True
+    run_recording(bundled_recording(), Config(), [det])
+    scores = np.array([s for _, s in det.scores])
+    assert len(scores) > 40 and np.all(np.isfinite(scores))
+
+
+def test_only_detectors_whose_streams_exist_are_built() -> None:
+    built = build_model_detectors(["fall", "beats", "ppg_hr", "normal"], "", {"ecg": 250.0})
+    assert [d.name for d in built] == ["beats"]
+
+
+def test_wrong_stream_rate_is_a_config_error() -> None:
+    from fedwear.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"streams\.imu\.rate_hz"):
+        load_detector("fall", {**RATES, "imu": 50.0}, MODELS)
+
+
+def _fedwear(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "fedwear.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+
+
+def test_run_refuses_a_corrupted_model_with_one_line(tmp_path: Path) -> None:
+    for f in MODELS.glob("*.*"):
+        shutil.copy(f, tmp_path / f.name)
+    data = bytearray((tmp_path / "ppg_hr.tflite").read_bytes())
+    data[-40] ^= 0x55
+    (tmp_path / "ppg_hr.tflite").write_bytes(bytes(data))
+    r = _fedwear(
+        "run",
+        "--quiet",
+        "--event-log",
+        str(tmp_path / "e.jsonl"),
+        env={"FEDWEAR_MODELS": str(tmp_path)},
+    )
+    assert r.returncode == 50, r.stderr
+    assert "ppg_hr.tflite" in r.stderr and "sha256" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_eval_fall_json(data_dir: Path) -> None:
+    r = _fedwear("eval", "fall", str(data_dir / "mobifall"), "--json")
+    assert r.returncode == 0, r.stderr
+    overall = json.loads(r.stdout)["overall"]
+    assert overall["recall"] == 100.0
+    assert overall["false_alarms_per_hour"] is None  # the sample has no daily activities
+
+
+def test_eval_beats_json_has_aami_figures(data_dir: Path) -> None:
+    pytest.importorskip("wfdb")
+    r = _fedwear("eval", "beats", str(data_dir / "mitbih"), "--json")
+    assert r.returncode == 0, r.stderr
+    overall = json.loads(r.stdout)["overall"]
+    assert set(overall) >= {"N", "S", "V"}
+    assert {"se", "ppv"} <= set(overall["V"])
+
+
+def test_eval_table_and_plots(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    r = _fedwear("eval", "ppg-hr", str(bundled_recording().parent), "--plots", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "wrist_walk_excerpt" in r.stdout and "overall" in r.stdout
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == ["ppg_hr_mae.png", "ppg_hr_timeline.png"]
+    assert all((tmp_path / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+def test_eval_bad_folders(tmp_path: Path) -> None:
+    r = _fedwear("eval", "fall", str(tmp_path / "missing"))
+    assert r.returncode == 30 and "not a folder" in r.stderr
+    (tmp_path / "sub1").mkdir()
+    r = _fedwear("eval", "beats", str(tmp_path))
+    assert r.returncode == 30 and "no recordings" in r.stderr
+    bad = tmp_path / "sub1" / "FOL_acc_1_1.txt"
+    bad.write_text("#header\n@DATA\n1,2\nnot,a,row,here\n")
+    r = _fedwear("eval", "fall", str(tmp_path))
+    assert r.returncode == 30, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_eval_ppg_hr_on_the_shared_set(shared_data: Path) -> None:
+    r = _fedwear("eval", "ppg-hr", str(shared_data / "wristppg"), "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert len(result["per_recording"]) == 10
+    assert result["overall"]["mae_bpm"] is not None
+
+
+def test_beat_annotations_of_the_bundled_excerpt_exist() -> None:
+    assert len(read_beat_text(bundled_recording().with_suffix(".txt"))) > 100

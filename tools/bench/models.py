@@ -1,0 +1,96 @@
+"""int8 against float32 for each shipped model, side by side in one run.
+
+For every model: file size, median latency of one window (one thread, same interpreter
+runtime, the same sample inputs from the training set), and how far the int8 outputs
+are from the float32 twin's (largest absolute difference; for classifiers, how often the
+decision agrees). Metric drop on held-out data comes from the cards (beats: both
+versions were scored on the same left-out records).
+
+Needs the float32 twins and samples that tools/train/build_models.py leaves in
+.cache/train/. Usage: python tools/bench/models.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fedwear.infer.engine import interpreter_class, load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS, WORK = ROOT / "models", ROOT / ".cache" / "train"
+NAMES = ("fall", "beats", "ppg_hr", "normal")
+
+
+def float_runner(content: bytes):
+    interp = interpreter_class()(model_content=content, num_threads=1)
+    interp.allocate_tensors()
+    i = interp.get_input_details()[0]["index"]
+    o = interp.get_output_details()[0]["index"]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        interp.set_tensor(i, x[None].astype(np.float32))
+        interp.invoke()
+        return interp.get_tensor(o)
+
+    return run
+
+
+def latency_us(fn, xs: np.ndarray, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for x in xs:
+            fn(x)
+        times.append((time.perf_counter() - start) / len(xs))
+    return statistics.median(times) * 1e6
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--windows", type=int, default=200)
+    args = p.parse_args()
+    print(
+        "| model | int8 bytes | float32 bytes | smaller | int8 µs/window | float32 µs/window "
+        "| faster | max abs diff | decisions agree |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in NAMES:
+        q = load_model(MODELS / f"{name}.json")
+        fbytes = (WORK / f"{name}_float32.tflite").read_bytes()
+        f = float_runner(fbytes)
+        xs = np.load(WORK / f"{name}_sample.npy")[: args.windows].astype(np.float32)
+        shape = q.card.inputs[0].shape[1:]
+        xs = xs.reshape(len(xs), *shape)
+        t_q = latency_us(lambda x, q=q: q.run(x[None]), xs, args.repeats)
+        t_f = latency_us(f, xs, args.repeats)
+        qo = np.stack([q.run(x[None])[0].copy() for x in xs])
+        fo = np.stack([f(x).copy() for x in xs])
+        diff = float(np.abs(qo - fo).max())
+        if name in ("beats", "ppg_hr"):
+            agree = float(
+                (qo.reshape(len(xs), -1).argmax(1) == fo.reshape(len(xs), -1).argmax(1)).mean()
+            )
+        elif name == "fall":
+            agree = float(((qo > 0.5) == (fo > 0.5)).mean())
+        else:
+            agree = float("nan")
+        print(
+            f"| {name} | {q.card.bytes} | {len(fbytes)} | {len(fbytes) / q.card.bytes:.2f}× "
+            f"| {t_q:.1f} | {t_f:.1f} | {t_f / t_q:.2f}× | {diff:.4f} "
+            f"| {'–' if np.isnan(agree) else f'{100 * agree:.1f} %'} |"
+        )
+    card = json.loads((MODELS / "beats.json").read_text())["metrics"]
+    for c in ("N", "S", "V"):
+        a, b = card["overall_int8"][c], card["overall_float32"][c]
+        print(f"beats {c}: int8 Se {a['se']} / +P {a['ppv']}, float32 Se {b['se']} / +P {b['ppv']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""What every training script shares: seeds, subject folds, int8 export, cards, metrics.
+
+TensorFlow is imported here and in the scripts only (the ``[train]`` extra); the runtime
+never imports it. The int8 model is checked through the runtime's own engine, so the
+figures in a card are those of the file that ships.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "runtime"))
+
+from fedwear.infer.card import CARD_FORMAT, load_card  # noqa: E402
+from fedwear.infer.engine import QuantizedModel, interpreter_class  # noqa: E402
+
+SEED = 20261126
+MAX_MODEL_BYTES = 64 * 1024
+
+
+def seed_everything(seed: int = SEED) -> None:
+    """Same data, same seed, same model: every source of randomness is pinned."""
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    random.seed(seed)
+    np.random.seed(seed)
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+
+
+def group_folds(groups: Sequence[str], k: int) -> list[list[str]]:
+    """Split the distinct groups (subjects or records) into k folds, round robin, sorted."""
+    names = sorted(set(groups))
+    return [names[i::k] for i in range(min(k, len(names)))]
+
+
+def to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
+    """Full-integer int8 (with a representative set) or plain float32 (None)."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if representative is not None:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        rep = representative.astype(np.float32)
+
+        def gen() -> Any:
+            for i in range(len(rep)):
+                yield [rep[i : i + 1]]
+
+        conv.representative_dataset = gen
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    return bytes(conv.convert())
+
+
+def tensor_specs(content: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    interp = interpreter_class()(model_content=content)
+    interp.allocate_tensors()
+
+    def spec(d: dict[str, Any]) -> dict[str, Any]:
+        scale, zero = d["quantization"]
+        return {
+            "name": d["name"],
+            "shape": [int(n) for n in d["shape"]],
+            "dtype": np.dtype(d["dtype"]).name,
+            "scale": float(scale),
+            "zero_point": int(zero),
+        }
+
+    # DELEGATE is the runtime's XNNPACK node, not an op of the file.
+    ops = sorted({op["op_name"] for op in interp._get_ops_details()} - {"DELEGATE"})
+    return (
+        [spec(d) for d in interp.get_input_details()],
+        [spec(d) for d in interp.get_output_details()],
+        ops,
+    )
+
+
+def card_dict(
+    name: str,
+    content: bytes,
+    preprocessing: dict[str, Any],
+    thresholds: dict[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    inputs, outputs, ops = tensor_specs(content)
+    return {
+        "format": CARD_FORMAT,
+        "name": name,
+        "file": f"{name}.tflite",
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "bytes": len(content),
+        "inputs": inputs,
+        "outputs": outputs,
+        "ops": ops,
+        "preprocessing": preprocessing,
+        "thresholds": thresholds,
+        **extra,
+    }
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_model(out_dir: Path, card: dict[str, Any], content: bytes, markdown: str) -> None:
+    if len(content) > MAX_MODEL_BYTES:
+        raise SystemExit(f"{card['name']}: {len(content)} bytes, over the 64 KB budget")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(out_dir / card["file"], content)
+    write_atomic(out_dir / f"{card['name']}.json", (json.dumps(card, indent=1) + "\n").encode())
+    write_atomic(out_dir / f"{card['name']}.md", markdown.encode())
+
+
+def engine_for(card: dict[str, Any], content: bytes, tmp_dir: Path) -> QuantizedModel:
+    """The runtime's engine over an in-memory model (card checks included)."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    path = tmp_dir / f"{card['name']}.json"
+    path.write_text(json.dumps(card))
+    return QuantizedModel(load_card(path), content)
+
+
+def predict_engine(model: QuantizedModel, x: np.ndarray) -> np.ndarray:
+    """Run a batch through the int8 engine one window at a time, as the device does."""
+    rows = [model.run(xi[None])[0].copy() for xi in x]
+    return np.concatenate(rows, axis=0) if rows else np.zeros((0,))
+
+
+def predict_float(content: bytes, x: np.ndarray) -> np.ndarray:
+    interp = interpreter_class()(model_content=content)
+    interp.allocate_tensors()
+    i = interp.get_input_details()[0]["index"]
+    o = interp.get_output_details()[0]["index"]
+    out = []
+    for xi in x:
+        interp.set_tensor(i, xi[None].astype(np.float32))
+        interp.invoke()
+        out.append(interp.get_tensor(o).copy())
+    return np.concatenate(out, axis=0)
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def fmt(v: Any) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def tensors_md(card: dict[str, Any]) -> str:
+    rows = [
+        (
+            kind,
+            t["name"],
+            "×".join(map(str, t["shape"])),
+            t["dtype"],
+            f"{t['scale']:.6g}",
+            t["zero_point"],
+        )
+        for kind in ("inputs", "outputs")
+        for t in card[kind]
+    ]
+    return md_table(("", "tensor", "shape", "dtype", "scale", "zero point"), rows)
+
+
+Fit = Callable[[np.ndarray, np.ndarray, np.ndarray | None], Any]
