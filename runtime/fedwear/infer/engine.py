@@ -11,9 +11,13 @@ from __future__ import annotations
 
 __all__ = ["QuantizedModel", "interpreter_class", "load_model"]
 
+import contextlib
 import hashlib
 import importlib
 import math
+import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,23 @@ def interpreter_class() -> Any:
     raise ModelError(
         "no TFLite runtime: install tflite-runtime or ai-edge-litert", code="no-runtime"
     )
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet() -> Iterator[None]:
+    """Hide what the TFLite C++ runtime prints on fd 2 while it loads ("Created TensorFlow
+    Lite XNNPACK delegate"): an INFO line in the journal at every start. Its errors still
+    reach us, as Python exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _same(a: float, b: float) -> bool:
@@ -64,8 +85,9 @@ class QuantizedModel:
         self.card = card
         where = str(card.model_path)
         try:
-            self._interp = interpreter_class()(model_content=content, num_threads=1)
-            self._interp.allocate_tensors()
+            with _native_stderr_quiet():
+                self._interp = interpreter_class()(model_content=content, num_threads=1)
+                self._interp.allocate_tensors()
         except ModelError:
             raise
         except Exception as exc:  # the runtimes raise bare ValueError/RuntimeError
