@@ -34,7 +34,6 @@ UPSTREAM = {
     "cryptography": "python3-cryptography",
 }
 PROVIDED_UPSTREAM = set(UPSTREAM.values()) | {"python3-tensorflow-lite"}
-TFLITE_APPEND = next(LAYER.rglob("python3-fedwear_%.bbappend"))
 
 
 def recipes() -> list[Path]:
@@ -57,7 +56,8 @@ def test_every_runtime_dependency_has_an_rdepends_entry() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     rdepends = set(variable(RECIPE.read_text(), "RDEPENDS:${PN}").split())
     ours = {p.name.split("_")[0] for p in LAYER.rglob("*.bb")}
-    tflite = variable(TFLITE_APPEND.read_text(), "RDEPENDS:${PN}").split()
+    tflite_append = next(LAYER.rglob("python3-fedwear_%.bbappend"))
+    tflite = variable(tflite_append.read_text(), "RDEPENDS:${PN}").split()
     for req in project["dependencies"]:
         name = pypi_name(req)
         if name == "ai-edge-litert":  # on the device: tflite_runtime, from meta-tensorflow-lite
