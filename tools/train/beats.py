@@ -27,7 +27,7 @@ from common import (
 )
 
 from fedwear.evaluate.references import mitbih_reference
-from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion
+from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion, match_beats
 from fedwear.infer.beats import BEAT_INPUT_SIZE, SEGMENT_SIZE, BeatTracker
 from fedwear.ingest.recordings import read_wfdb
 
@@ -45,8 +45,6 @@ def record_beats(hea: Path) -> dict[str, Any]:
         beats += tracker.push(t[i : i + step], v[i : i + step])
     ref_s, ref_cls = mitbih_reference(hea)
     det_s = np.array([b.t_ns / 1e9 for b in beats])
-    from fedwear.evaluate.scoring import match_beats
-
     match = match_beats(ref_s, det_s)
     label = np.full(len(beats), -1, dtype=np.int64)
     for rc, m in zip(ref_cls, match, strict=True):
@@ -57,7 +55,6 @@ def record_beats(hea: Path) -> dict[str, Any]:
 
 
 def build(n_classes: int = 3) -> Any:
-    import tensorflow as tf
     from tensorflow import keras
 
     inp = keras.Input((BEAT_INPUT_SIZE,), name="beat")
@@ -74,7 +71,6 @@ def build(n_classes: int = 3) -> Any:
     out = keras.layers.Dense(n_classes, activation="softmax", name="class")(h)
     model = keras.Model(inp, out)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
-    del tf
     return model
 
 

@@ -12,7 +12,7 @@ import json
 import os
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,26 @@ def predict_float(content: bytes, x: np.ndarray) -> np.ndarray:
         interp.invoke()
         out.append(interp.get_tensor(o).copy())
     return np.concatenate(out, axis=0)
+
+
+def wrist_steps(
+    path: Path, ppg_hz: float, imu_hz: float
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The runtime's (t_ns, spectra input, imu window) steps over one wrist EDF recording.
+
+    The streams are fed a second at a time, interleaved as a device delivers them.
+    """
+    from fedwear.infer.heart import WristSpectra
+    from fedwear.ingest.recordings import read_edf
+
+    rec = read_edf(path, {"imu": imu_hz, "ppg": ppg_hz})
+    (ti, vi), (tp, vp) = rec.streams["imu"], rec.streams["ppg"]
+    spectra = WristSpectra(ppg_hz, imu_hz)
+    for k in range(int(tp[-1] // 1_000_000_000) + 1):
+        lo, hi = k * 1_000_000_000, (k + 1) * 1_000_000_000
+        si = slice(*np.searchsorted(ti, [lo, hi]))
+        sp = slice(*np.searchsorted(tp, [lo, hi]))
+        yield from spectra.push_imu(ti[si], vi[si]) + spectra.push_ppg(tp[sp], vp[sp])
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

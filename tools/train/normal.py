@@ -25,30 +25,23 @@ from common import (
     seed_everything,
     tensors_md,
     to_tflite,
+    wrist_steps,
 )
 
 from fedwear.infer.engine import load_model
-from fedwear.infer.heart import HeartRateTracker, WristSpectra
+from fedwear.infer.heart import HeartRateTracker
 from fedwear.infer.normal import NORMAL_FEATURES, wrist_features
-from fedwear.ingest.recordings import read_edf
 
 PPG_HZ, IMU_HZ = 64.0, 100.0
 HEART = NORMAL_FEATURES.index("heart_bpm")
 
 
 def recording_features(path: Path, hr_model: Any) -> np.ndarray:
-    rec = read_edf(path, {"imu": IMU_HZ, "ppg": PPG_HZ})
-    (ti, vi), (tp, vp) = rec.streams["imu"], rec.streams["ppg"]
-    ws, tracker = WristSpectra(PPG_HZ, IMU_HZ), HeartRateTracker()
+    tracker = HeartRateTracker()
     rows = []
-    for k in range(int(tp[-1] // 1_000_000_000) + 1):
-        lo, hi = k * 1_000_000_000, (k + 1) * 1_000_000_000
-        si = slice(*np.searchsorted(ti, [lo, hi]))
-        sp = slice(*np.searchsorted(tp, [lo, hi]))
-        steps = ws.push_imu(ti[si], vi[si]) + ws.push_ppg(tp[sp], vp[sp])
-        for t_ns, spec, imu in steps:
-            bpm, conf = tracker.update(t_ns, hr_model.run(spec)[0].reshape(-1))
-            rows.append(wrist_features(spec, imu, bpm, conf))
+    for t_ns, spec, imu in wrist_steps(path, PPG_HZ, IMU_HZ):
+        bpm, conf = tracker.update(t_ns, hr_model.run(spec)[0].reshape(-1))
+        rows.append(wrist_features(spec, imu, bpm, conf))
     return np.stack(rows)
 
 

@@ -23,12 +23,13 @@ from common import (
     seed_everything,
     tensors_md,
     to_tflite,
+    wrist_steps,
 )
 
 from fedwear.detect.heart import PpgHeartRateDetector
 from fedwear.evaluate.ppg import beats_for, evaluate_ppg, reference_bpm
-from fedwear.infer.heart import HR_BINS_BPM, HeartRateTracker, WristSpectra, classical_likelihood
-from fedwear.ingest.recordings import read_beat_text, read_edf
+from fedwear.infer.heart import HR_BINS_BPM, HeartRateTracker, classical_likelihood
+from fedwear.ingest.recordings import read_beat_text
 
 PPG_HZ, IMU_HZ = 64.0, 100.0
 PRE = {
@@ -52,22 +53,14 @@ def subject(path: Path) -> str:
 
 
 def recording_spectra(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rec = read_edf(path, {"imu": IMU_HZ, "ppg": PPG_HZ})
-    (ti, vi), (tp, vp) = rec.streams["imu"], rec.streams["ppg"]
     beats = read_beat_text(beats_for(path))
-    ws = WristSpectra(PPG_HZ, IMU_HZ)
     specs, refs, times = [], [], []
-    for k in range(int(tp[-1] // 1_000_000_000) + 1):
-        lo, hi = k * 1_000_000_000, (k + 1) * 1_000_000_000
-        si = slice(*np.searchsorted(ti, [lo, hi]))
-        sp = slice(*np.searchsorted(tp, [lo, hi]))
-        steps = ws.push_imu(ti[si], vi[si]) + ws.push_ppg(tp[sp], vp[sp])
-        for t_ns, spec, _ in steps:
-            ref = reference_bpm(beats, t_ns / 1e9)
-            if ref is not None:
-                specs.append(spec)
-                refs.append(ref)
-                times.append(t_ns)
+    for t_ns, spec, _ in wrist_steps(path, PPG_HZ, IMU_HZ):
+        ref = reference_bpm(beats, t_ns / 1e9)
+        if ref is not None:
+            specs.append(spec)
+            refs.append(ref)
+            times.append(t_ns)
     return np.stack(specs), np.array(refs), np.array(times)
 
 

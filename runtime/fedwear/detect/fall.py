@@ -13,6 +13,7 @@ __all__ = ["FallDetector"]
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..infer.engine import QuantizedModel
 from ..infer.features import G, History, fall_input
 from .base import Detector, Event, Window
@@ -27,8 +28,6 @@ class FallDetector(Detector):
         self.model = model
         self.rate = float(card.param("preprocessing", "imu_rate_hz"))
         if abs(rate_hz - self.rate) > 1e-6:
-            from ..errors import ConfigError
-
             raise ConfigError(
                 f"the fall model needs imu at {self.rate:g} Hz (its card), not {rate_hz:g}",
                 key="streams.imu.rate_hz",

@@ -13,6 +13,7 @@ __all__ = ["NormalDetector"]
 
 import numpy as np
 
+from ..errors import ModelError
 from ..infer.engine import QuantizedModel
 from ..infer.heart import HeartRateTracker, WristSpectra
 from ..infer.normal import NORMAL_FEATURES, wrist_features
@@ -35,8 +36,6 @@ class NormalDetector(Detector):
         self.mean = np.asarray(card.param("preprocessing", "feature_mean"), dtype=np.float32)
         self.std = np.asarray(card.param("preprocessing", "feature_std"), dtype=np.float32)
         if self.mean.shape != (len(NORMAL_FEATURES),) or self.std.shape != self.mean.shape:
-            from ..errors import ModelError
-
             raise ModelError(
                 "card feature_mean/feature_std do not match the features",
                 path=str(card.path),

@@ -7,13 +7,13 @@ __all__ = ["EVAL_DETECTORS", "evaluate", "format_table"]
 from pathlib import Path
 from typing import Any
 
+from ..config import Config
 from ..detect.models import load_detector
 from ..errors import DatasetError
 from ..infer.card import models_dir
 
-# CLI name -> (detector name, the runtime's default stream rates it runs at)
+# CLI name -> detector name; it runs at the runtime's default stream rates (Config()).
 EVAL_DETECTORS = {"fall": "fall", "beats": "beats", "ppg-hr": "ppg_hr", "normal": "normal"}
-_RATES = {"imu": 100.0, "ppg": 64.0, "ecg": 250.0}
 
 
 def evaluate(detector: str, folder: Path, models: str = "") -> dict[str, Any]:
@@ -22,10 +22,11 @@ def evaluate(detector: str, folder: Path, models: str = "") -> dict[str, Any]:
         raise DatasetError("not a folder", path=str(folder), code="missing")
     directory = models_dir(models)
     name = EVAL_DETECTORS[detector]
-    load_detector(name, _RATES, directory)  # a bad model fails here, before any data is read
+    rates = Config().stream_rates()
+    load_detector(name, rates, directory)  # a bad model fails here, before any data is read
 
     def make() -> Any:
-        return load_detector(name, _RATES, directory)
+        return load_detector(name, rates, directory)
 
     if detector == "fall":
         from .fall import evaluate_fall

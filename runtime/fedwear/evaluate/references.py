@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
+from ..ingest.recordings import import_wfdb, read_wfdb_annotations
 from .scoring import aami_class
 
 FALL_CODES = frozenset({"FOL", "FKL", "BSC", "SDL"})
@@ -16,22 +17,14 @@ FALL_CODES = frozenset({"FOL", "FKL", "BSC", "SDL"})
 
 def mitbih_reference(hea: Path, first_s: float = 0.0) -> tuple[np.ndarray, list[str]]:
     """Beat times (s) and AAMI classes from the record's ``.atr`` file."""
-    try:
-        import wfdb
-    except ImportError:
-        raise DatasetError(
-            "scoring MIT-BIH records needs the wfdb package: pip install 'fedwear[wfdb]'",
-            path=str(hea),
-            code="missing-dependency",
-        ) from None
+    samples, symbols = read_wfdb_annotations(hea)
     base = str(hea.with_suffix(""))
     try:
-        ann = wfdb.rdann(base, "atr")
-        fs = float(wfdb.rdheader(base).fs)
+        fs = float(import_wfdb(hea).rdheader(base).fs)
     except Exception as exc:  # wfdb raises bare errors on bad files
-        raise DatasetError(f"unreadable beat annotations ({exc})", path=base + ".atr") from None
+        raise DatasetError(f"unreadable record header ({exc})", path=base + ".hea") from None
     times, classes = [], []
-    for sample, symbol in zip(ann.sample, ann.symbol, strict=True):
+    for sample, symbol in zip(samples, symbols, strict=True):
         c = aami_class(symbol)
         if c is not None and sample / fs >= first_s:
             times.append(sample / fs)

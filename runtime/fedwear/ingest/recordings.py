@@ -12,12 +12,14 @@ __all__ = [
     "BEAT_SYMBOLS",
     "Recording",
     "heart_rate_from_beats",
+    "import_wfdb",
     "interpolate",
     "read_beat_text",
     "read_edf",
     "read_mobifall",
     "read_recording",
     "read_wfdb",
+    "read_wfdb_annotations",
     "recordings_in",
     "resample",
     "uniform_grid",
@@ -27,6 +29,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -267,8 +270,8 @@ def read_edf(path: Path, rates: dict[str, float]) -> Recording:
     return Recording(path.stem, path, streams)
 
 
-def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
-    """A WFDB record (``.hea``/``.dat``, beats from ``.atr``): first lead as ``ecg``."""
+def import_wfdb(path: Path) -> Any:
+    """The wfdb module, or a DatasetError saying how to install it."""
     try:
         import wfdb
     except ImportError:
@@ -277,6 +280,23 @@ def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
             path=str(path),
             code="missing-dependency",
         ) from None
+    return wfdb
+
+
+def read_wfdb_annotations(path: Path) -> tuple[np.ndarray, list[str]]:
+    """Sample numbers and symbols of a record's ``.atr`` file (beats and rhythm marks)."""
+    wfdb = import_wfdb(path)
+    base = str(path.with_suffix(""))
+    try:
+        ann = wfdb.rdann(base, "atr")
+    except Exception as exc:  # wfdb raises bare errors on bad files
+        raise DatasetError(f"unreadable beat annotations ({exc})", path=base + ".atr") from None
+    return np.asarray(ann.sample), list(ann.symbol)
+
+
+def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
+    """A WFDB record (``.hea``/``.dat``, beats from ``.atr``): first lead as ``ecg``."""
+    wfdb = import_wfdb(path)
     base = str(path.with_suffix(""))
     try:
         rec = wfdb.rdrecord(base)
@@ -291,13 +311,10 @@ def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
     t = np.round(np.arange(signal.shape[0]) * (1e9 / fs)).astype(np.int64)
     streams = {"ecg": resample(t, signal[:, :1], rates.get("ecg", fs))}
     if Path(base + ".atr").is_file() and "hr" in rates:
-        try:
-            ann = wfdb.rdann(base, "atr")
-        except Exception as exc:
-            raise DatasetError(f"unreadable beat annotations ({exc})", path=base + ".atr") from None
+        samples, symbols = read_wfdb_annotations(path)
         beats = (
             np.array(
-                [s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEAT_SYMBOLS],
+                [s for s, sym in zip(samples, symbols, strict=True) if sym in BEAT_SYMBOLS],
                 dtype=np.float64,
             )
             / fs
