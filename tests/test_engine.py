@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from fedwear.errors import ExitCode, ModelError
 from fedwear.infer.card import load_card, models_dir
-from fedwear.infer.engine import load_model
+from fedwear.infer.engine import RUNTIME_ENV, interpreter_class, load_model
 
 MODELS = models_dir()
 SHIPPED = ("fall", "beats", "ppg_hr", "normal")
@@ -151,3 +153,25 @@ def test_non_finite_input_is_refused() -> None:
     x.flat[3] = np.nan
     with pytest.raises(ModelError, match="NaN or Inf"):
         model.run(x)
+
+
+def test_pinned_runtime_is_the_one_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI pins each runtime in turn ($FEDWEAR_TFLITE); the pin must hold, not fall back."""
+    pinned = os.environ.get(RUNTIME_ENV)
+    if pinned:
+        assert interpreter_class().__module__.split(".")[0] == pinned
+    monkeypatch.setenv(RUNTIME_ENV, "tensorflow")
+    with pytest.raises(ModelError, match="expected one of tflite_runtime, ai_edge_litert"):
+        interpreter_class()
+
+
+def test_pinned_runtime_that_is_missing_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("tflite_runtime", "ai_edge_litert"):
+        try:
+            importlib.import_module(f"{module}.interpreter")
+        except ImportError:
+            monkeypatch.setenv(RUNTIME_ENV, module)
+            with pytest.raises(ModelError, match="no TFLite runtime: pip install"):
+                load_model(MODELS / "fall.json")
+            return
+    pytest.skip("both runtimes are installed here")

@@ -9,7 +9,7 @@ crash or a silently wrong score.
 
 from __future__ import annotations
 
-__all__ = ["QuantizedModel", "interpreter_class", "load_model"]
+__all__ = ["RUNTIME_ENV", "QuantizedModel", "interpreter_class", "load_model"]
 
 import contextlib
 import hashlib
@@ -30,15 +30,38 @@ MAX_MODEL_BYTES = 4 << 20
 _RUNTIMES = ("tflite_runtime.interpreter", "ai_edge_litert.interpreter")
 
 
+RUNTIME_ENV = "FEDWEAR_TFLITE"
+
+
+def _pip_name(module: str) -> str:
+    return module.split(".")[0].replace("_", "-")
+
+
 def interpreter_class() -> Any:
-    """The first TFLite interpreter that imports, in the device's order of preference."""
-    for module in _RUNTIMES:
+    """The first TFLite interpreter that imports, in the device's order of preference.
+
+    ``$FEDWEAR_TFLITE`` (``tflite_runtime`` or ``ai_edge_litert``) pins one, so that a host
+    with both installed can test each, and a pinned runtime that is missing is an error
+    rather than a silent fallback to the other.
+    """
+    wanted = os.environ.get(RUNTIME_ENV, "").strip()
+    if wanted:
+        modules = tuple(m for m in _RUNTIMES if m.split(".")[0] == wanted)
+        if not modules:
+            names = ", ".join(m.split(".")[0] for m in _RUNTIMES)
+            raise ModelError(
+                f"${RUNTIME_ENV}={wanted!r}: expected one of {names}", code="no-runtime"
+            )
+    else:
+        modules = _RUNTIMES
+    for module in modules:
         try:
             return importlib.import_module(module).Interpreter
         except ImportError:
             continue
     raise ModelError(
-        "no TFLite runtime: install tflite-runtime or ai-edge-litert", code="no-runtime"
+        f"no TFLite runtime: pip install {' or '.join(_pip_name(m) for m in modules)}",
+        code="no-runtime",
     )
 
 
