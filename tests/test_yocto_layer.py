@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "yocto-layer" / "meta-fedwear"
 RECIPE = LAYER / "recipes-python" / "python3-fedwear" / "python3-fedwear_0.1.0.bb"
 UNIT = ROOT / "systemd" / "fedwear.service"
+MODELS_RECIPE = LAYER / "recipes-core" / "fedwear-models" / "fedwear-models_0.1.0.bb"
 
 # PyPI name -> the recipe that provides it (oe-core / meta-python spellings, or ours).
 UPSTREAM = {
@@ -102,13 +103,32 @@ def test_installed_files_are_where_the_unit_expects_them() -> None:
     assert "User=fedwear" in UNIT.read_text()
 
 
+def test_models_recipe_ships_every_model_where_the_runtime_looks() -> None:
+    text = MODELS_RECIPE.read_text()
+    m = re.search(r"install -m 0644 ((?:\$\{S\}/models/\S+ )+)\$\{D\}(\S+)/$", text, re.M)
+    assert m, "fedwear-models has no install line for models/"
+    patterns = [g.removeprefix("${S}/models/") for g in m.group(1).split()]
+    installed = {p.name for pattern in patterns for p in (ROOT / "models").glob(pattern)}
+    assert installed == {p.name for p in (ROOT / "models").iterdir() if p.is_file()}
+    target = m.group(2).replace("${datadir}", "/usr/share")
+    assert target == "/usr/share/fedwear/models"
+    assert f'Path("{target}")' in (ROOT / "runtime/fedwear/infer/card.py").read_text()
+    assert "${datadir}/fedwear/models" in variable(text, "FILES:${PN}")
+    assert "allarch" in text
+    # python3-fedwear depends on it and does not ship a second copy from its wheel.
+    runtime = RECIPE.read_text()
+    assert "fedwear-models" in variable(runtime, "RDEPENDS:${PN}").split()
+    assert "rm -rf ${D}${datadir}/fedwear" in runtime
+
+
 def test_the_shipped_device_config_is_valid() -> None:
     config = load_config(ROOT / "systemd" / "fedwear.toml")
     assert config.source.kind == "replay" and config.source.pace == "realtime"
 
 
-def test_license_checksum_matches() -> None:
-    m = re.search(r"file://LICENSE;md5=([0-9a-f]{32})", RECIPE.read_text())
+@pytest.mark.parametrize("recipe", [RECIPE, MODELS_RECIPE], ids=lambda p: p.stem)
+def test_license_checksum_matches(recipe: Path) -> None:
+    m = re.search(r"file://LICENSE;md5=([0-9a-f]{32})", recipe.read_text())
     assert m and hashlib.md5((ROOT / "LICENSE").read_bytes()).hexdigest() == m.group(1)
 
 

@@ -7,4 +7,4 @@ LICENSE = "MIT"
 
 inherit packagegroup
 
-RDEPENDS:${PN} = "python3-fedwear"
+RDEPENDS:${PN} = "fedwear-models python3-fedwear"

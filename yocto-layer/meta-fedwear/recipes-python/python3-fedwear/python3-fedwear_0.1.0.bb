@@ -26,12 +26,13 @@ do_install:append() {
     install -m 0644 ${S}/systemd/fedwear.service ${D}${systemd_system_unitdir}/fedwear.service
     install -d ${D}${sysconfdir}/fedwear
     install -m 0644 ${S}/systemd/fedwear.toml ${D}${sysconfdir}/fedwear/fedwear.toml
+    # The wheel carries the models for host installs (pyproject data-files); on the image
+    # they come from fedwear-models, which updates on its own.
+    rm -rf ${D}${datadir}/fedwear
+    rmdir --ignore-fail-on-non-empty ${D}${datadir}
 }
 
 CONFFILES:${PN} = "${sysconfdir}/fedwear/fedwear.toml"
-
-# The int8 models and their cards (pyproject data-files); the runtime looks here.
-FILES:${PN} += "${datadir}/fedwear/models"
 
 # The on-device suite: tests/ (copied by ptest-python-pytest) without the "host" tests.
 do_install_ptest:append() {
@@ -39,6 +40,7 @@ do_install_ptest:append() {
 }
 
 RDEPENDS:${PN} += "\
+    fedwear-models \
     python3-cffi \
     python3-numpy \
     python3-pyedflib \
