@@ -159,6 +159,31 @@ def test_run_refuses_a_corrupted_model_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_device_config_runs_without_a_corrupted_model(tmp_path: Path) -> None:
+    """on_error = "skip" (the shipped device config): one error line per detector that
+    needed the bad file, and the rest of the run goes on."""
+    for f in MODELS.glob("*.*"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "ppg_hr.tflite").write_bytes(b"TFL3" * 10)
+    config = tmp_path / "fedwear.toml"
+    config.write_text('[detectors.models]\non_error = "skip"\n')
+    r = _fedwear(
+        "run",
+        "--config",
+        str(config),
+        "--event-log",
+        str(tmp_path / "e.jsonl"),
+        env={"FEDWEAR_MODELS": str(tmp_path)},
+    )
+    assert r.returncode == 0, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 2, r.stderr  # ppg_hr, and normal (which uses the HR model)
+    assert all("disabled" in e and "ppg_hr.tflite" in e for e in errors)
+    summary = json.loads(r.stdout.splitlines()[-1])
+    assert summary["events_by_detector"].get("beats", 0) > 0  # the beat model still ran
+    assert "Traceback" not in r.stderr
+
+
 def test_eval_fall_json(data_dir: Path) -> None:
     r = _fedwear("eval", "fall", str(data_dir / "mobifall"), "--json")
     assert r.returncode == 0, r.stderr

@@ -135,7 +135,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     models = config.detectors.models
     try:
         detectors = build_rule_detectors(config) + build_model_detectors(
-            models.enabled, models.dir, rates
+            models.enabled, models.dir, rates, models.on_error
         )
     except BaseException:
         source.close()

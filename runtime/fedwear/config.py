@@ -107,6 +107,10 @@ class ModelsConfig:
     # The int8 model detectors to run (those whose streams the source has):
     # "fall" (imu), "beats" (ecg), "ppg_hr" (ppg + imu), "normal" (ppg + imu).
     enabled: list[str] = field(default_factory=lambda: ["fall", "beats", "ppg_hr", "normal"])
+    # A model that is missing or fails its checks: "exit" stops the run (exit 50); "skip"
+    # logs one error and runs without that detector (the device: a corrupt "normal" model
+    # must not take the fall detector down with it, and restarting cannot mend a file).
+    on_error: Literal["exit", "skip"] = "exit"
 
 
 @dataclass

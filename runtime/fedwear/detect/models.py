@@ -4,13 +4,16 @@ from __future__ import annotations
 
 __all__ = ["MODEL_DETECTORS", "build_model_detectors", "load_detector"]
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelError
 from ..infer.card import models_dir
 from ..infer.engine import QuantizedModel, load_model
 from .base import Detector
+
+log = logging.getLogger(__name__)
 
 # detector name -> the streams it needs
 MODEL_DETECTORS: dict[str, frozenset[str]] = {
@@ -50,13 +53,26 @@ def load_detector(name: str, rates: Mapping[str, float], directory: Path) -> Det
 
 
 def build_model_detectors(
-    enabled: list[str], configured_dir: str, rates: Mapping[str, float]
+    enabled: list[str],
+    configured_dir: str,
+    rates: Mapping[str, float],
+    on_error: str = "exit",
 ) -> list[Detector]:
-    """The enabled detectors whose streams are all present in ``rates``."""
+    """The enabled detectors whose streams are all present in ``rates``.
+
+    With ``on_error="skip"`` a detector whose model cannot be used is left out, with one
+    error line naming the file, and the others still run.
+    """
     directory = models_dir(configured_dir)
     out = []
     for name in enabled:
         needs = MODEL_DETECTORS.get(name)
-        if needs is None or needs <= rates.keys():
+        if needs is not None and not needs <= rates.keys():
+            continue
+        try:
             out.append(load_detector(name, rates, directory))
+        except ModelError as exc:
+            if on_error != "skip":
+                raise
+            log.error("detector %s disabled: %s", name, exc)
     return out
