@@ -44,8 +44,15 @@ def test_quantization_round_trip_uses_the_models_parameters() -> None:
     spec = model.card.inputs[0]
     x = np.linspace(0, 1, int(np.prod(spec.shape)), dtype=np.float32).reshape(spec.shape)
     model._quantize(0, x)
-    back = (model._in_buf[0].astype(np.float32) - spec.zero_point) * spec.scale
+    quantized = model._in_view[0]().copy()  # the interpreter's own input tensor
+    assert quantized.dtype == np.int8
+    back = (quantized.astype(np.float32) - spec.zero_point) * spec.scale
     assert np.abs(back - x).max() <= spec.scale / 2 + 1e-6
+    # Far outside the range: clipped to the int8 limits, not wrapped, and not "non-finite".
+    model._quantize(0, np.full(spec.shape, 1e30, dtype=np.float32))
+    assert (model._in_view[0]() == 127).all()
+    model._quantize(0, np.full(spec.shape, -1e30, dtype=np.float32))
+    assert (model._in_view[0]() == -128).all()
 
 
 def test_outputs_reuse_buffers() -> None:
@@ -147,12 +154,15 @@ def test_missing_files(tmp_path: Path, model_copy: Path) -> None:
         load_model(model_copy)
 
 
-def test_non_finite_input_is_refused() -> None:
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_is_refused(bad: float) -> None:
     model = load_model(MODELS / "normal.json")
     x = np.zeros(model.card.inputs[0].shape, dtype=np.float32)
-    x.flat[3] = np.nan
+    x.flat[3] = bad
     with pytest.raises(ModelError, match="NaN or Inf"):
         model.run(x)
+    x.flat[3] = 0.0
+    assert np.isfinite(model.run(x)[0]).all()  # the engine is still usable
 
 
 def test_pinned_runtime_is_the_one_used(monkeypatch: pytest.MonkeyPatch) -> None:

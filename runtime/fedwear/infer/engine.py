@@ -130,11 +130,22 @@ class QuantizedModel:
                 _check_tensor(d, s, "output")
         except ModelError as exc:
             raise ModelError(str(exc), path=where, code=exc.code) from None
-        self._in_index = [int(d["index"]) for d in ins]
-        self._out_index = [int(d["index"]) for d in outs]
-        self._in_buf = [np.zeros(s.shape, dtype=s.dtype) for s in card.inputs]
+        # Raw views of the interpreter's own tensors: inputs are written and outputs read in
+        # place, with no set_tensor/get_tensor copies. A view must not outlive the call
+        # (invoke refuses to run while one is held), so each is taken and dropped per use.
+        self._in_view = [self._interp.tensor(int(d["index"])) for d in ins]
+        self._out_view = [self._interp.tensor(int(d["index"])) for d in outs]
         self._scratch = [np.zeros(s.shape, dtype=np.float32) for s in card.inputs]
         self._out_buf = [np.zeros(s.shape, dtype=np.float32) for s in card.outputs]
+        self._finite = [np.zeros(s.shape, dtype=bool) for s in card.inputs]
+        # Scaling by a multiply: x / scale == x * (1 / scale), to within one rounding.
+        self._in_inverse_scale = [np.float32(1.0 / s.scale) if s.scale else 0 for s in card.inputs]
+        self._in_limits = [
+            (np.float32(np.iinfo(s.dtype).min), np.float32(np.iinfo(s.dtype).max))
+            if s.dtype != "float32"
+            else (np.float32(0), np.float32(0))
+            for s in card.inputs
+        ]
         self.invocations = 0
 
     @property
@@ -142,39 +153,44 @@ class QuantizedModel:
         return self.card.inputs[0].shape
 
     def _quantize(self, i: int, x: np.ndarray) -> None:
-        spec, buf, tmp = self.card.inputs[i], self._in_buf[i], self._scratch[i]
-        if x.size != buf.size:
+        """Through buffers allocated once: check finite, scale into scratch, round, shift,
+        and clip straight into the interpreter's int8 input tensor."""
+        spec, tmp = self.card.inputs[i], self._scratch[i]
+        if x.size != tmp.size:
             raise ModelError(
-                f"input {spec.name!r} needs {buf.size} values, got {x.size}", code="input"
+                f"input {spec.name!r} needs {tmp.size} values, got {x.size}", code="input"
             )
+        finite = self._finite[i]
+        np.isfinite(x.reshape(tmp.shape), out=finite)
+        if not finite.all():
+            raise ModelError(f"input {spec.name!r} has NaN or Inf", code="non-finite")
         if spec.dtype == "float32":
-            np.copyto(buf, x.reshape(buf.shape), casting="same_kind")
+            np.copyto(tmp, x.reshape(tmp.shape), casting="same_kind")
+        else:
+            np.multiply(x.reshape(tmp.shape), self._in_inverse_scale[i], out=tmp)
+        if spec.dtype == "float32":
+            np.copyto(self._in_view[i](), tmp)
             return
-        info = np.iinfo(buf.dtype)
-        np.divide(x.reshape(buf.shape), spec.scale, out=tmp)
         np.rint(tmp, out=tmp)
         tmp += spec.zero_point
-        np.clip(tmp, info.min, info.max, out=tmp)
-        np.copyto(buf, tmp, casting="unsafe")
+        low, high = self._in_limits[i]
+        # minimum/maximum, not np.clip: the same result for 1/3 of the call overhead.
+        np.minimum(tmp, high, out=tmp)
+        np.maximum(tmp, low, out=tmp)
+        np.copyto(self._in_view[i](), tmp, casting="unsafe")
 
     def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
         """Float inputs in, float outputs out (views of reused buffers: copy to keep)."""
         for i, x in enumerate(inputs):
-            if not np.all(np.isfinite(x)):
-                raise ModelError(
-                    f"input {self.card.inputs[i].name!r} has NaN or Inf", code="non-finite"
-                )
-            self._quantize(i, np.asarray(x, dtype=np.float32))
-            self._interp.set_tensor(self._in_index[i], self._in_buf[i])
+            self._quantize(i, x if isinstance(x, np.ndarray) else np.asarray(x, np.float32))
         self._interp.invoke()
         self.invocations += 1
         for j, spec in enumerate(self.card.outputs):
-            raw = self._interp.get_tensor(self._out_index[j])
             out = self._out_buf[j]
             if spec.dtype == "float32":
-                np.copyto(out, raw)
+                np.copyto(out, self._out_view[j]())
             else:
-                np.subtract(raw, spec.zero_point, out=out, dtype=np.float32)
+                np.subtract(self._out_view[j](), spec.zero_point, out=out, dtype=np.float32)
                 out *= spec.scale
         return self._out_buf
 
