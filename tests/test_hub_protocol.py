@@ -6,6 +6,7 @@ import struct
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -129,7 +130,7 @@ def test_encoder_refuses_what_does_not_fit() -> None:
         encode_frame(IMU, 0, 0, 1, SCALES, np.ones((2, 6), np.float32))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     noise=st.lists(st.binary(max_size=64), min_size=6, max_size=6),
     splits=st.lists(st.integers(1, 97), min_size=1, max_size=8),

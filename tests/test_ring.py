@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -180,7 +181,7 @@ class RingMatchesReference(RuleBasedStateMachine):
 TestRingMatchesReference = RingMatchesReference.TestCase
 # Slow input generation is a property of the machine (an emulated aarch64), not of the ring.
 TestRingMatchesReference.settings = settings(
-    max_examples=200,
+    max_examples=examples(200),
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
