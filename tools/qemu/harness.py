@@ -40,6 +40,9 @@ DEB_PACKAGES = [
     "zlib1g",
     "busybox-static",
     "linux-image-arm64",
+    # The second boot mode: fedwear.service under the guest's own systemd.
+    "systemd",
+    "base-passwd",
 ]
 HEADER_PACKAGES = ["libpython3.11-dev", "python3.11-dev"]
 PIP_REQUIREMENTS = [
@@ -79,6 +82,7 @@ INIT = """#!/bin/busybox sh
 /bin/busybox mkdir -p /dev/pts && /bin/busybox mount -t devpts devpts /dev/pts
 /bin/busybox mount -t tmpfs tmp /tmp
 export PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp PYTHONDONTWRITEBYTECODE=1
+export FEDWEAR_EXAMPLE_SCALE=0.25  # fewer random cases per property test (tests/conftest.py)
 cd /opt/fedwear
 up() { /bin/busybox cut -d' ' -f1 /proc/uptime; }
 echo "FEDWEAR-QEMU-BEGIN uptime=$(up)"
@@ -108,6 +112,35 @@ echo "FEDWEAR-QEMU-FOOTPRINT fedwear_kb=$own site_kb=$all startup_s=$t4:$t5 rss_
 echo "FEDWEAR-QEMU-RESULT tests=$tests_rc run=$run_rc tests_s=$t1:$t2 run_s=$t2:$t3"
 /bin/busybox poweroff -f
 """
+
+
+# fedwear.service as shipped (systemd/fedwear.service), started by the guest's systemd;
+# this unit then checks it (tools/qemu/systemd_report.py) and powers the guest off.
+REPORT_UNIT = """[Unit]
+Description=fedwear QEMU check of fedwear.service
+After=fedwear.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/python3 /opt/fedwear/systemd_report.py
+ExecStopPost=/bin/busybox poweroff -f
+StandardOutput=journal+console
+TimeoutStartSec=15min
+
+[Install]
+WantedBy=multi-user.target
+"""
+FEDWEAR_SCRIPT = """#!/usr/bin/python3
+import sys
+
+from fedwear.cli import main
+
+sys.exit(main())
+"""
+BOOT_ARGS = {
+    "tests": "rdinit=/init",
+    "systemd": "rdinit=/lib/systemd/systemd systemd.unit=multi-user.target",
+}
 
 
 def run(cmd: list[str], **kw) -> None:  # type: ignore[no-untyped-def]
@@ -219,6 +252,36 @@ def cross_build_extension(base: Path, out: Path) -> Path:
     return library
 
 
+def install_service(rootfs: Path) -> None:
+    """What the Yocto recipe installs (unit, config, user, /usr/bin/fedwear), the unit
+    enabled, plus the reporter unit. No package scripts ran (--variant=extract), so the
+    accounts come from base-passwd's masters, with the fedwear user added as useradd would."""
+    etc = rootfs / "etc"
+    shared = rootfs / "usr" / "share" / "base-passwd"
+    passwd = (shared / "passwd.master").read_text()
+    group = (shared / "group.master").read_text()
+    (etc / "passwd").write_text(passwd + "fedwear:x:990:990::/var/lib/fedwear:/usr/sbin/nologin\n")
+    group = re.sub(r"^(dialout:x:\d+:)(.*)$", r"\1fedwear", group, flags=re.MULTILINE)
+    (etc / "group").write_text(group + "fedwear:x:990:\n")
+    (etc / "machine-id").write_text("")  # systemd makes a transient one at boot
+    script = rootfs / "usr" / "bin" / "fedwear"
+    script.write_text(FEDWEAR_SCRIPT)
+    script.chmod(0o755)
+    (etc / "fedwear").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "systemd" / "fedwear.toml", etc / "fedwear" / "fedwear.toml")
+    units = etc / "systemd" / "system"
+    wants = units / "multi-user.target.wants"
+    wants.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "systemd" / "fedwear.service", units / "fedwear.service")
+    (units / "fedwear-qemu-report.service").write_text(REPORT_UNIT)
+    for unit in ("fedwear.service", "fedwear-qemu-report.service"):
+        (wants / unit).symlink_to(f"/etc/systemd/system/{unit}")
+    # No login prompt on the console: nothing here would log in, and it interleaves output.
+    for getty in ("serial-getty@.service", "getty@.service"):
+        (units / getty).symlink_to("/dev/null")
+    shutil.copy(ROOT / "tools" / "qemu" / "systemd_report.py", rootfs / "opt" / "fedwear")
+
+
 def initramfs(base: Path, work: Path) -> Path:
     rootfs = work / "rootfs"
     run(["cp", "-a", str(base / "rootfs"), str(rootfs)])
@@ -236,6 +299,7 @@ def initramfs(base: Path, work: Path) -> Path:
     shutil.copy(ROOT / "pyproject.toml", project)  # pytest markers and options
     (rootfs / "init").write_text(INIT)
     (rootfs / "init").chmod(0o755)
+    install_service(rootfs)
     image = work / "initrd.gz"
     with image.open("wb") as f:
         files = subprocess.Popen(["find", ".", "-print0"], cwd=rootfs, stdout=subprocess.PIPE)
@@ -251,7 +315,7 @@ def initramfs(base: Path, work: Path) -> Path:
     return image
 
 
-def boot(base: Path, image: Path, console: Path, timeout: float) -> float:
+def boot(base: Path, image: Path, mode: str, console: Path, timeout: float) -> float:
     started = time.monotonic()
     with console.open("w") as out:
         try:
@@ -275,7 +339,7 @@ def boot(base: Path, image: Path, console: Path, timeout: float) -> float:
                     "-initrd",
                     str(image),
                     "-append",
-                    "console=ttyAMA0 rdinit=/init panic=-1 quiet",
+                    f"console=ttyAMA0 {BOOT_ARGS[mode]} panic=-1 quiet",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -338,18 +402,87 @@ def report(console: Path, boot_s: float) -> int:
     return 0
 
 
+def systemd_failures(r: dict) -> list[str]:  # type: ignore[type-arg]
+    """What fedwear.service promised and the guest's systemd did not show."""
+    if "error" in r:
+        return [f"the reporter failed: {r['error']}"]
+    ready, limits, dog, done = r["ready"], r["limits"], r["watchdog"], r["finished"]
+    summary = r["summary"] or {}
+    expected = [
+        (ready["active"] == "active" and ready["sub"] == "running", "active (running) after READY"),
+        (limits["user"] == "fedwear" and not limits["uid_is_root"], "runs as user fedwear"),
+        (limits["memory_max"] == str(192 << 20), "MemoryMax=192M in its cgroup"),
+        (limits["cpu_max"].startswith("50000 100000"), "CPUQuota=50% in its cgroup"),
+        (limits["no_new_privs"] == "1" and limits["seccomp"] == "2", "NoNewPrivileges, seccomp"),
+        (dog["restarts"] >= 1 and dog["new_pid"], "restarted by the watchdog after SIGSTOP"),
+        (r["journal"]["watchdog_timeout_logged"], "the watchdog timeout in the journal"),
+        (done["result"] == "success" and done["exit_status"] == "0", "the replay ended, exit 0"),
+        (summary.get("ended") == "end of data", "a summary with the whole recording replayed"),
+        (r["event_log"]["lines"] > 0, "events in /var/lib/fedwear/events.jsonl"),
+        (r["event_log"]["owner_uid"] == 990, "the event log owned by fedwear"),
+    ]
+    return [what for ok, what in expected if not ok]
+
+
+def report_systemd(console: Path, boot_s: float) -> int:
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", console.read_text(errors="replace"))
+    found = re.search(r"FEDWEAR-SYSTEMD-RESULT (\{.*\})", text)
+    if not found:
+        print("\n".join(text.splitlines()[-60:]))
+        print("qemu harness: FAILED: the systemd boot never reported a result")
+        return 1
+    r = json.loads(found[1])
+    failures = systemd_failures(r)
+    if "error" not in r:
+        s = r["summary"] or {}
+        print(
+            f"qemu harness: fedwear.service under the guest's systemd: boot to power-off "
+            f"{boot_s:.0f} s; userspace reached the check at {r['uptime_at_start_s']:.0f} s"
+        )
+        print(
+            f"  start-up to READY {r['ready']['start_to_ready_s']:.1f} s (emulated); RSS "
+            f"{r['limits']['rss_kb'] / 1024:.0f} MiB; memory.max {r['limits']['memory_max']}, "
+            f"cpu.max {r['limits']['cpu_max']}, seccomp {r['limits']['seccomp']}"
+        )
+        print(
+            f"  watchdog: SIGSTOP to restarted in {r['watchdog']['restart_s']:.0f} s "
+            f"({r['watchdog']['restarts']} restart); replay {r['finished']['result']}, "
+            f"{s.get('samples')} samples, {s.get('events')} events, "
+            f"{r['event_log']['lines']} lines in the event log; journal priorities "
+            f"{r['journal']['priorities']}"
+        )
+    if failures:
+        print(json.dumps(r, indent=1))
+        print("qemu harness: FAILED under systemd: " + "; ".join(failures))
+        return 1
+    print("qemu harness: fedwear.service passed every check")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "qemu")
     ap.add_argument("--timeout", type=float, default=1200.0)
+    ap.add_argument(
+        "--mode",
+        choices=("tests", "systemd", "both"),
+        default="both",
+        help="tests: the device tests and `fedwear run` from /init; systemd: "
+        "fedwear.service under the guest's systemd; both (default): one boot of each",
+    )
     args = ap.parse_args()
     need_tools()
     base = base_image(args.cache)
+    reports = {"tests": report, "systemd": report_systemd}
+    modes = ["tests", "systemd"] if args.mode == "both" else [args.mode]
+    failed = 0
     with tempfile.TemporaryDirectory(prefix="fedwear-qemu-") as tmp:
         work = Path(tmp)
         image = initramfs(base, work)
-        console = args.cache / "console.log"
-        return report(console, boot(base, image, console, args.timeout))
+        for mode in modes:
+            console = args.cache / f"console-{mode}.log"
+            failed |= reports[mode](console, boot(base, image, mode, console, args.timeout))
+    return failed
 
 
 if __name__ == "__main__":

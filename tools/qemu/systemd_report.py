@@ -1,0 +1,158 @@
+"""Inside the QEMU guest, under its systemd: check fedwear.service as shipped, then power off.
+
+Started by fedwear-qemu-report.service (After=fedwear.service, so it runs once fedwear has
+sent READY=1 or failed). It checks what the unit promises: the service is active under its
+own user with its cgroup limits, seccomp and no-new-privileges; logs reach the journal with
+priorities; a SIGSTOPped main loop is killed by the watchdog and restarted; the restarted
+real-time replay runs to its end and logs events to the state directory. One JSON line goes
+to the console between markers for tools/qemu/harness.py; the guest then powers off.
+Standard library only (it runs on the guest's bare Python).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+UNIT = "fedwear.service"
+PROPERTIES = (
+    "ActiveState",
+    "SubState",
+    "Result",
+    "MainPID",
+    "NRestarts",
+    "StatusText",
+    "ExecMainStatus",
+    "ExecMainStartTimestampMonotonic",
+    "ActiveEnterTimestampMonotonic",
+    "MemoryMax",
+    "CPUQuotaPerSecUSec",
+    "Nice",
+    "User",
+    "WatchdogUSec",
+    "MemoryCurrent",
+)
+
+
+def show() -> dict[str, str]:
+    out = subprocess.run(
+        ["systemctl", "show", UNIT, *(f"--property={p}" for p in PROPERTIES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def wait_for(test: Callable[[dict[str, str]], bool], timeout: float) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = show()
+        if test(state) or time.monotonic() > deadline:
+            return state
+        time.sleep(1)
+
+
+def proc_status(pid: str) -> dict[str, str]:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in text.splitlines())}
+
+
+def cgroup_file(name: str) -> str:
+    try:
+        return (Path("/sys/fs/cgroup/system.slice") / UNIT / name).read_text().strip()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+
+
+def journal() -> list[dict[str, Any]]:
+    out = subprocess.run(
+        ["journalctl", "--unit", UNIT, "--output", "json", "--no-pager"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def checks() -> dict[str, Any]:
+    r: dict[str, Any] = {"uptime_at_start_s": float(Path("/proc/uptime").read_text().split()[0])}
+    first = wait_for(lambda s: s.get("ActiveState") in ("active", "failed"), 120)
+    pid = first.get("MainPID", "0")
+    status = proc_status(pid)
+    r["ready"] = {
+        "active": first.get("ActiveState"),
+        "sub": first.get("SubState"),
+        "status_text": first.get("StatusText"),
+        "start_to_ready_s": (
+            int(first.get("ActiveEnterTimestampMonotonic", "0"))
+            - int(first.get("ExecMainStartTimestampMonotonic", "0"))
+        )
+        / 1e6,
+    }
+    r["limits"] = {
+        "user": first.get("User"),
+        "uid_is_root": status.get("Uid", "0").split()[0] == "0",
+        "memory_max": cgroup_file("memory.max"),
+        "cpu_max": cgroup_file("cpu.max"),
+        "nice": first.get("Nice"),
+        "watchdog_usec": first.get("WatchdogUSec"),
+        "no_new_privs": status.get("NoNewPrivs"),
+        "seccomp": status.get("Seccomp"),
+        "rss_kb": int(status.get("VmRSS", "0 kB").split()[0]),
+    }
+    # The watchdog: a stopped main loop sends no WATCHDOG=1; systemd must kill and restart it.
+    stopped_at = time.monotonic()
+    if pid != "0":
+        os.kill(int(pid), signal.SIGSTOP)
+    after = wait_for(
+        lambda s: s.get("NRestarts", "0") != "0" and s.get("ActiveState") == "active", 150
+    )
+    r["watchdog"] = {
+        "restarts": int(after.get("NRestarts", "0")),
+        "new_pid": after.get("MainPID") not in (pid, "0"),
+        "restart_s": round(time.monotonic() - stopped_at, 1),
+    }
+    # The restarted job replays the bundled recording in real time (120 s) to its end.
+    done = wait_for(lambda s: s.get("ActiveState") in ("inactive", "failed"), 240)
+    r["finished"] = {
+        "active": done.get("ActiveState"),
+        "result": done.get("Result"),
+        "exit_status": done.get("ExecMainStatus"),
+    }
+    entries = journal()
+    messages = [str(e.get("MESSAGE", "")) for e in entries]
+    summaries = [json.loads(m) for m in messages if m.startswith('{"type":"summary"')]
+    r["summary"] = summaries[-1] if summaries else None
+    r["journal"] = {
+        "lines": len(entries),
+        "priorities": sorted({int(e.get("PRIORITY", 6)) for e in entries}),
+        "watchdog_timeout_logged": any("atchdog timeout" in m for m in messages),
+    }
+    events = Path("/var/lib/fedwear/events.jsonl")
+    r["event_log"] = {
+        "lines": len(events.read_text().splitlines()) if events.exists() else 0,
+        "owner_uid": events.stat().st_uid if events.exists() else None,
+    }
+    return r
+
+
+def main() -> None:
+    try:
+        result: dict[str, Any] = checks()
+    except Exception as exc:  # report anything, so the harness never just times out
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    print("FEDWEAR-SYSTEMD-RESULT " + json.dumps(result, separators=(",", ":")), flush=True)
+
+
+if __name__ == "__main__":
+    main()
