@@ -106,7 +106,7 @@ def test_heart_rate_unexplained_by_motion_is_an_event() -> None:
         events += det.on_window(_window("ppg", tp[sp], ppg[sp], rate_p))
     kinds = [e.kind for e in events]
     assert kinds == ["heart_rate_unexplained"]
-    assert abs(det.tracker.bpm - 130) < 6
+    assert abs(det.wrist.tracker.bpm - 130) < 6
 
 
 def test_normal_detector_scores_every_step() -> None:
@@ -115,6 +115,22 @@ def test_normal_detector_scores_every_step() -> None:
     run_recording(bundled_recording(), Config(), [det])
     scores = np.array([s for _, s in det.scores])
     assert len(scores) > 40 and np.all(np.isfinite(scores))
+
+
+def test_ppg_hr_and_normal_share_one_heart_rate_stage() -> None:
+    """Both need the spectra and the heart-rate model every 2 s: computed once, not twice,
+    and each detector sees the same rate as it would alone."""
+    hr, normal = build_model_detectors(["ppg_hr", "normal"], "", RATES)
+    assert hr.wrist is normal.wrist
+    hr.record_estimates, normal.record_scores = True, True
+    run_recording(bundled_recording(), Config(), [hr, normal])
+    steps = len(hr.estimates)
+    assert steps > 40 and len(normal.scores) == steps
+    assert hr.wrist.model.invocations == steps  # one heart-rate inference per step
+    alone = detector("ppg_hr")
+    alone.record_estimates = True
+    run_recording(bundled_recording(), Config(), [alone])
+    assert alone.estimates == hr.estimates
 
 
 def test_only_detectors_whose_streams_exist_are_built() -> None:

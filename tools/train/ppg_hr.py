@@ -27,6 +27,7 @@ from common import (
 )
 
 from fedwear.detect.heart import PpgHeartRateDetector
+from fedwear.detect.wrist import WristEstimator
 from fedwear.evaluate.ppg import beats_for, evaluate_ppg, reference_bpm
 from fedwear.infer.heart import HR_BINS_BPM, HeartRateTracker, classical_likelihood
 from fedwear.ingest.recordings import read_beat_text
@@ -116,7 +117,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         engine = engine_for(card_dict("ppg_hr", content, PRE, THRESHOLDS), content, work)
         result = evaluate_ppg(
             folder,
-            lambda e=engine: PpgHeartRateDetector(e, PPG_HZ, IMU_HZ),
+            lambda e=engine: PpgHeartRateDetector(WristEstimator(e, PPG_HZ, IMU_HZ)),
             only=lambda p, s=s: subject(p) == s,
         )
         for name, v in result["per_recording"].items():

@@ -10,21 +10,18 @@ from __future__ import annotations
 
 __all__ = ["PpgHeartRateDetector"]
 
-from ..infer.engine import QuantizedModel
 from ..infer.features import motion_stats
-from ..infer.heart import HeartRateTracker, WristSpectra
 from .base import Detector, Event, Window
+from .wrist import WristEstimator
 
 
 class PpgHeartRateDetector(Detector):
     name = "ppg_hr"
     streams = frozenset({"ppg", "imu"})
 
-    def __init__(self, model: QuantizedModel, ppg_rate_hz: float, imu_rate_hz: float) -> None:
-        card = model.card
-        self.model = model
-        self.spectra = WristSpectra(ppg_rate_hz, imu_rate_hz)
-        self.tracker = HeartRateTracker()
+    def __init__(self, wrist: WristEstimator) -> None:
+        card = wrist.model.card
+        self.wrist = wrist
         self.still_g = float(card.param("thresholds", "still_std_g"))
         self.rest_max = float(card.param("thresholds", "rest_max_bpm"))
         self.hysteresis = float(card.param("thresholds", "hysteresis_bpm"))
@@ -35,22 +32,17 @@ class PpgHeartRateDetector(Detector):
         self.reset()
 
     def reset(self) -> None:
-        self.spectra.reset()
-        self.tracker.reset()
+        self.wrist.reset()
         self._unexplained_since: int | None = None
         self._active = False
 
     def on_window(self, w: Window) -> list[Event]:
-        new = min(w.hop, len(w.t))
-        push = self.spectra.push_imu if w.stream == "imu" else self.spectra.push_ppg
         events: list[Event] = []
-        for t_ns, spec, imu in push(w.t[-new:], w.v[-new:]):
-            likelihood = self.model.run(spec)[0].reshape(-1)
-            bpm, confidence = self.tracker.update(t_ns, likelihood)
+        for step in self.wrist.steps(w):
             if self.record_estimates:
-                self.estimates.append((t_ns, bpm, confidence))
-            moving_g, _ = motion_stats(imu)
-            events += self._unexplained(t_ns, bpm, confidence, moving_g, w.stream)
+                self.estimates.append((step.t_ns, step.bpm, step.confidence))
+            moving_g, _ = motion_stats(step.imu)
+            events += self._unexplained(step.t_ns, step.bpm, step.confidence, moving_g, w.stream)
         return events
 
     def _unexplained(

@@ -12,6 +12,7 @@ from ..errors import ConfigError, ModelError
 from ..infer.card import models_dir
 from ..infer.engine import QuantizedModel, load_model
 from .base import Detector
+from .wrist import WristEstimator
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +25,23 @@ MODEL_DETECTORS: dict[str, frozenset[str]] = {
 }
 
 
-def load_detector(name: str, rates: Mapping[str, float], directory: Path) -> Detector:
-    """One model detector, its model (and card) loaded and checked."""
+def load_detector(
+    name: str,
+    rates: Mapping[str, float],
+    directory: Path,
+    shared: dict[str, WristEstimator] | None = None,
+) -> Detector:
+    """One model detector, its model (and card) loaded and checked. Detectors built with
+    the same ``shared`` dict share one wrist heart-rate stage (ppg_hr and normal)."""
 
     def model(card: str) -> QuantizedModel:
         return load_model(directory / f"{card}.json")
+
+    def wrist() -> WristEstimator:
+        stages = {} if shared is None else shared
+        if "wrist" not in stages:
+            stages["wrist"] = WristEstimator(model("ppg_hr"), rates["ppg"], rates["imu"])
+        return stages["wrist"]
 
     if name == "fall":
         from .fall import FallDetector
@@ -41,11 +54,11 @@ def load_detector(name: str, rates: Mapping[str, float], directory: Path) -> Det
     if name == "ppg_hr":
         from .heart import PpgHeartRateDetector
 
-        return PpgHeartRateDetector(model("ppg_hr"), rates["ppg"], rates["imu"])
+        return PpgHeartRateDetector(wrist())
     if name == "normal":
         from .normal import NormalDetector
 
-        return NormalDetector(model("normal"), model("ppg_hr"), rates["ppg"], rates["imu"])
+        return NormalDetector(model("normal"), wrist())
     raise ConfigError(
         f"unknown model detector {name!r} (known: {', '.join(MODEL_DETECTORS)})",
         key="detectors.models.enabled",
@@ -64,13 +77,14 @@ def build_model_detectors(
     error line naming the file, and the others still run.
     """
     directory = models_dir(configured_dir)
+    shared: dict[str, WristEstimator] = {}
     out = []
     for name in enabled:
         needs = MODEL_DETECTORS.get(name)
         if needs is not None and not needs <= rates.keys():
             continue
         try:
-            out.append(load_detector(name, rates, directory))
+            out.append(load_detector(name, rates, directory, shared))
         except ModelError as exc:
             if on_error != "skip":
                 raise

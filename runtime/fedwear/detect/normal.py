@@ -15,24 +15,18 @@ import numpy as np
 
 from ..errors import ModelError
 from ..infer.engine import QuantizedModel
-from ..infer.heart import HeartRateTracker, WristSpectra
 from ..infer.normal import NORMAL_FEATURES, wrist_features
 from .base import Detector, Event, Window
+from .wrist import WristEstimator
 
 
 class NormalDetector(Detector):
     name = "normal"
     streams = frozenset({"ppg", "imu"})
 
-    def __init__(
-        self,
-        model: QuantizedModel,
-        hr_model: QuantizedModel,
-        ppg_rate_hz: float,
-        imu_rate_hz: float,
-    ) -> None:
+    def __init__(self, model: QuantizedModel, wrist: WristEstimator) -> None:
         card = model.card
-        self.model, self.hr_model = model, hr_model
+        self.model, self.wrist = model, wrist
         self.mean = np.asarray(card.param("preprocessing", "feature_mean"), dtype=np.float32)
         self.std = np.asarray(card.param("preprocessing", "feature_std"), dtype=np.float32)
         if self.mean.shape != (len(NORMAL_FEATURES),) or self.std.shape != self.mean.shape:
@@ -44,15 +38,12 @@ class NormalDetector(Detector):
         self.threshold = float(card.param("thresholds", "score"))
         self.debounce = int(card.param("thresholds", "debounce_steps"))
         self.clear_ratio = float(card.param("thresholds", "clear_ratio"))
-        self.spectra = WristSpectra(ppg_rate_hz, imu_rate_hz)
-        self.tracker = HeartRateTracker()
         self.scores: list[tuple[int, float]] = []
         self.record_scores = False
         self.reset()
 
     def reset(self) -> None:
-        self.spectra.reset()
-        self.tracker.reset()
+        self.wrist.reset()
         self._over = 0
         self._active = False
 
@@ -62,12 +53,10 @@ class NormalDetector(Detector):
         return float(np.mean((recon - z) ** 2))
 
     def on_window(self, w: Window) -> list[Event]:
-        new = min(w.hop, len(w.t))
-        push = self.spectra.push_imu if w.stream == "imu" else self.spectra.push_ppg
         events: list[Event] = []
-        for t_ns, spec, imu in push(w.t[-new:], w.v[-new:]):
-            bpm, conf = self.tracker.update(t_ns, self.hr_model.run(spec)[0].reshape(-1))
-            features = wrist_features(spec, imu, bpm, conf)
+        for step in self.wrist.steps(w):
+            t_ns = step.t_ns
+            features = wrist_features(step.spectra, step.imu, step.bpm, step.confidence)
             s = self.score(features)
             if self.record_scores:
                 self.scores.append((t_ns, s))
