@@ -26,9 +26,10 @@ def evaluate_beats(folder: Path, make_detector: Callable[[], BeatDetector]) -> d
     config = Config()
     per: dict[str, Any] = {}
     total: dict[tuple[str, str], int] = {}
+    det = make_detector()  # one model and interpreter for the whole folder
+    det.record_beats = True
     for path in paths:
-        det = make_detector()
-        det.record_beats = True
+        det.beats.clear()  # run_recording resets the rest of its state
         events, _ = run_recording(path, config, [det])
         ref_s, ref_cls = mitbih_reference(path)
         det_s = np.array([t / 1e9 for t, _ in det.beats])

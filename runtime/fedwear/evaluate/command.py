@@ -23,10 +23,12 @@ def evaluate(detector: str, folder: Path, models: str = "") -> dict[str, Any]:
     directory = models_dir(models)
     name = EVAL_DETECTORS[detector]
     rates = Config().stream_rates()
-    load_detector(name, rates, directory)  # a bad model fails here, before any data is read
+    # A bad model fails here, before any data is read; each evaluator takes it once and
+    # reuses it (model and interpreter) for every recording of the folder.
+    loaded = load_detector(name, rates, directory)
 
     def make() -> Any:
-        return load_detector(name, rates, directory)
+        return loaded
 
     if detector == "fall":
         from .fall import evaluate_fall

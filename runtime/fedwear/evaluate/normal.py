@@ -23,9 +23,10 @@ def evaluate_normal(folder: Path, make_detector: Callable[[], Any]) -> dict[str,
     config = Config()
     per: dict[str, Any] = {}
     alarms, seconds = 0, 0.0
+    det = make_detector()  # one model and interpreter for the whole folder
+    det.record_scores = True
     for path in paths:
-        det = make_detector()
-        det.record_scores = True
+        det.scores.clear()  # run_recording resets the rest of its state
         events, summary = run_recording(path, config, [det])
         scores = np.array([s for _, s in det.scores])
         n = sum(1 for e in events if e.kind == "not_my_normal")

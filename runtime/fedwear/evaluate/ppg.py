@@ -43,10 +43,11 @@ def evaluate_ppg(
     config = Config()
     per: dict[str, Any] = {}
     errors_all: list[float] = []
+    det = make_detector()  # one model and interpreter for the whole folder
+    det.record_estimates = True
     for path in paths:
         beats = read_beat_text(beats_for(path))
-        det = make_detector()
-        det.record_estimates = True
+        det.estimates.clear()  # run_recording resets the rest of its state
         run_recording(path, config, [det])
         errors, trace = [], []
         for t_ns, bpm, _conf in det.estimates:
