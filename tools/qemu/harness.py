@@ -82,6 +82,7 @@ INIT = """#!/bin/busybox sh
 /bin/busybox mkdir -p /dev/pts && /bin/busybox mount -t devpts devpts /dev/pts
 /bin/busybox mount -t tmpfs tmp /tmp
 export PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp PYTHONDONTWRITEBYTECODE=1
+export PYTHONHASHSEED=0  # the same dict/set orders every boot (icount figures repeat)
 export FEDWEAR_EXAMPLE_SCALE=0.25  # fewer random cases per property test (tests/conftest.py)
 cd /opt/fedwear
 up() { /bin/busybox cut -d' ' -f1 /proc/uptime; }
@@ -89,8 +90,11 @@ echo "FEDWEAR-QEMU-BEGIN uptime=$(up)"
 t0=$(up)
 python3 -c 'import numpy, fedwear.ringbuf' && t1=$(up)
 echo "FEDWEAR-QEMU-IMPORT seconds_from=$t0 to=$t1"
-python3 -m pytest -m "not host" -q -p no:cacheprovider tests
-tests_rc=$?
+tests_rc=0
+if ! /bin/busybox grep -q fedwear.footprint_only /proc/cmdline; then
+    python3 -m pytest -m "not host" -q -p no:cacheprovider tests
+    tests_rc=$?
+fi
 t2=$(up)
 python3 -m fedwear.cli run --event-log /tmp/events.jsonl --quiet > /tmp/run.out
 run_rc=$?
@@ -139,8 +143,16 @@ sys.exit(main())
 """
 BOOT_ARGS = {
     "tests": "rdinit=/init",
+    "icount": "rdinit=/init fedwear.footprint_only",
     "systemd": "rdinit=/lib/systemd/systemd systemd.unit=multi-user.target",
 }
+
+
+# Instruction counting: one vCPU, and the guest's clock advanced by executed instructions
+# (shift=0: 1 ns per instruction) instead of host time, and jumping over idle time
+# (sleep=off). Every guest-measured duration is then an instruction count, the same on a
+# loaded or an idle host.
+QEMU_CPU_ARGS = {"icount": ["-smp", "1", "-icount", "shift=0,sleep=off"]}
 
 
 def run(cmd: list[str], **kw) -> None:  # type: ignore[no-untyped-def]
@@ -326,8 +338,7 @@ def boot(base: Path, image: Path, mode: str, console: Path, timeout: float) -> f
                     "virt",
                     "-cpu",
                     "cortex-a57",
-                    "-smp",
-                    "2",
+                    *QEMU_CPU_ARGS.get(mode, ["-smp", "2"]),
                     "-m",
                     "3072",
                     "-nographic",
@@ -402,6 +413,35 @@ def report(console: Path, boot_s: float) -> int:
     return 0
 
 
+def report_icount(console: Path, boot_s: float) -> int:
+    """Guest durations under -icount shift=0 are instruction counts (1 ns each)."""
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", console.read_text(errors="replace"))
+    begin = re.search(r"FEDWEAR-QEMU-BEGIN uptime=([\d.]+)", text)
+    imported = re.search(r"FEDWEAR-QEMU-IMPORT seconds_from=([\d.]+) to=([\d.]+)", text)
+    result = re.search(r"FEDWEAR-QEMU-RESULT tests=\d+ run=(\d+) .* run_s=([\d.]+):([\d.]+)", text)
+    foot = re.search(r"FEDWEAR-QEMU-FOOTPRINT .* startup_s=([\d.]+):([\d.]+)", text)
+    summary = re.search(r"FEDWEAR-QEMU-SUMMARY (\{.*\})", text)
+    if not (begin and imported and result and foot and summary):
+        print("\n".join(text.splitlines()[-40:]))
+        print("qemu harness: FAILED: the instruction-count boot did not report")
+        return 1
+    data_s = json.loads(summary[1])["recording_s"]
+    run_insn = (float(result[3]) - float(result[2])) * 1e9
+
+    def giga(a: str, b: str) -> str:
+        return f"{(float(b) - float(a)):.2f} G"
+
+    print(f"qemu harness: instruction counts, aarch64 cortex-a57, one vCPU ({boot_s:.0f} s)")
+    print(f"  kernel start to /init: {float(begin[1]):.2f} G instructions")
+    print(f"  import numpy + fedwear.ringbuf: {giga(imported[1], imported[2])} instructions")
+    print(f"  start-up to READY (fedwear run, four models): {giga(foot[1], foot[2])} instructions")
+    print(
+        f"  fedwear run, embedded default ({data_s:.0f} s of data, process start to exit): "
+        f"{run_insn / 1e9:.2f} G instructions, exit {result[1]}"
+    )
+    return int(result[1] != "0")
+
+
 def systemd_failures(r: dict) -> list[str]:  # type: ignore[type-arg]
     """What fedwear.service promised and the guest's systemd did not show."""
     if "error" in r:
@@ -465,15 +505,16 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=1200.0)
     ap.add_argument(
         "--mode",
-        choices=("tests", "systemd", "both"),
+        choices=("tests", "systemd", "both", "icount"),
         default="both",
         help="tests: the device tests and `fedwear run` from /init; systemd: "
-        "fedwear.service under the guest's systemd; both (default): one boot of each",
+        "fedwear.service under the guest's systemd; both (default): one boot of each; "
+        "icount: footprint as instruction counts (one vCPU, -icount; not in CI)",
     )
     args = ap.parse_args()
     need_tools()
     base = base_image(args.cache)
-    reports = {"tests": report, "systemd": report_systemd}
+    reports = {"tests": report, "systemd": report_systemd, "icount": report_icount}
     modes = ["tests", "systemd"] if args.mode == "both" else [args.mode]
     failed = 0
     with tempfile.TemporaryDirectory(prefix="fedwear-qemu-") as tmp:
