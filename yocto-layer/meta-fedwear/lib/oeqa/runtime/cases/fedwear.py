@@ -38,6 +38,16 @@ class FedwearTest(OERuntimeTestCase):
         status = self.run_ok("systemctl show --property=StatusText --value fedwear.service")
         self.assertIn("reading", status)
 
+    @OEHasPackage(["fedwear-models"])
+    @OETestDepends(["fedwear.FedwearTest.test_fedwear_service_active"])
+    def test_fedwear_models_loaded(self):
+        # The device config skips a model it cannot use, with one error line: there must be
+        # none, so every detector of the image is running.
+        for name in ("fall", "beats", "ppg_hr", "normal"):
+            self.run_ok(f"test -s /usr/share/fedwear/models/{name}.tflite")
+        errors = self.run_ok("journalctl --unit fedwear.service --priority err --output cat")
+        self.assertNotIn("disabled", errors)
+
     @OETestDepends(["fedwear.FedwearTest.test_fedwear_service_active"])
     def test_fedwear_watchdog_restarts_a_hung_process(self):
         watchdog = self.run_ok("systemctl show --property=WatchdogUSec --value fedwear.service")
