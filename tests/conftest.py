@@ -16,9 +16,9 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 def examples(n: int) -> int:
-    """Hypothesis examples for a property test, scaled by $FEDWEAR_EXAMPLE_SCALE: the QEMU
-    guest (tools/qemu) runs the same properties on fewer random cases, since emulation makes
-    each one about 50x slower; the host runs them all."""
+    """Random cases (hypothesis examples, stress-test iterations) scaled by
+    $FEDWEAR_EXAMPLE_SCALE: the QEMU guest (tools/qemu) checks the same properties on fewer
+    cases, since emulation makes each one 10-80x slower; the host runs them all."""
     return max(10, round(n * float(os.environ.get("FEDWEAR_EXAMPLE_SCALE", "1"))))
 
 

@@ -114,7 +114,7 @@ def test_pure_python_ring_is_chosen_by_environment(monkeypatch: pytest.MonkeyPat
 def test_two_threads_every_frame_once_in_order() -> None:
     """Producer thread against a consumer thread (the GIL is released inside cffi calls)."""
     r = Ring(64, 3, Overflow.DROP_NEWEST)
-    total = 50_000
+    total = examples(50_000)  # a quarter in the QEMU guest: still ~200 laps of the ring
 
     def produce() -> None:
         nxt = 0

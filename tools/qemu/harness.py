@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +93,7 @@ python3 -c 'import numpy, fedwear.ringbuf' && t1=$(up)
 echo "FEDWEAR-QEMU-IMPORT seconds_from=$t0 to=$t1"
 tests_rc=0
 if ! /bin/busybox grep -q fedwear.footprint_only /proc/cmdline; then
-    python3 -m pytest -m "not host" -q -p no:cacheprovider tests
+    python3 -m pytest -m "not host" -q -p no:cacheprovider --durations=8 tests
     tests_rc=$?
 fi
 t2=$(up)
@@ -516,14 +517,18 @@ def main() -> int:
     base = base_image(args.cache)
     reports = {"tests": report, "systemd": report_systemd, "icount": report_icount}
     modes = ["tests", "systemd"] if args.mode == "both" else [args.mode]
-    failed = 0
+    consoles = {mode: args.cache / f"console-{mode}.log" for mode in modes}
     with tempfile.TemporaryDirectory(prefix="fedwear-qemu-") as tmp:
-        work = Path(tmp)
-        image = initramfs(base, work)
-        for mode in modes:
-            console = args.cache / f"console-{mode}.log"
-            failed |= reports[mode](console, boot(base, image, mode, console, args.timeout))
-    return failed
+        image = initramfs(base, Path(tmp))
+        # The guests boot side by side: the systemd one mostly waits (a real-time replay,
+        # the watchdog's 30 s), so together they take little longer than the tests alone.
+        with ThreadPoolExecutor(max_workers=len(modes)) as pool:
+            boots = {
+                mode: pool.submit(boot, base, image, mode, consoles[mode], args.timeout)
+                for mode in modes
+            }
+            boot_s = {mode: future.result() for mode, future in boots.items()}
+    return max(reports[mode](consoles[mode], boot_s[mode]) for mode in modes)
 
 
 if __name__ == "__main__":
