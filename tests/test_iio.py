@@ -94,8 +94,9 @@ def test_buffered_capture_through_the_intake_thread(tmp_path: Path) -> None:
     deadline = time.monotonic() + 10
     while not (status := source.pump(0.01)).ended and time.monotonic() < deadline:
         pass
-    assert status.ended and not status.lost and status.counters["scans"] == 50
+    assert status.ended and not status.lost and source.counters()["scans"] == 50
     source.close()
+    assert source.counters()["scans"] == 50  # kept after close, for the run's summary
     assert (tmp_path / "sys" / "iio:device0" / "buffer" / "enable").read_text() == "0"
     got = ring.read(100)
     i = np.arange(50)

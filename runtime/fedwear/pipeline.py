@@ -176,8 +176,8 @@ def run_pipeline(
         st = ring.stats()
         summary.samples += st.written
         summary.dropped += st.dropped
-    summary.source = dict(status.counters)
-    summary.lost = status.counters.get("lost_samples", 0)
+    summary.source = source.counters()  # after close(): the final figures
+    summary.lost = summary.source.get("lost_samples", 0)
     summary.source_lost = status.lost
     if status.error:
         summary.ended = status.error

@@ -11,7 +11,7 @@ __all__ = ["STREAM_CHANNELS", "Source", "SourceKind", "SourceStatus", "StreamSpe
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -39,13 +39,12 @@ class StreamSpec:
 
 @dataclass
 class SourceStatus:
-    """What a source reports after each pump: counters, and why it ended if it did."""
+    """What a source reports after each pump: whether and why it ended."""
 
     ended: bool = False
     error: str = ""
     lost: bool = False  # the device vanished (as opposed to a clean end of data)
     segment_end: bool = False  # a recording ended; the next frames start a new segment
-    counters: dict[str, int] = field(default_factory=dict)
 
 
 class SourceKind(Enum):
@@ -74,8 +73,13 @@ class Source(ABC):
         """Let the source make progress for at most ``budget_s`` seconds.
 
         Replay sources push their next chunk here; thread-backed sources wait for
-        data and report their counters.
+        data and watch their intake thread.
         """
+
+    def counters(self) -> dict[str, int]:
+        """What the source counted (bytes, frames, errors, ...), read once for the run's
+        summary; after close() it holds the final figures."""
+        return {}
 
     def progress(self) -> float | None:
         """Fraction of the input consumed (replay), or None when unbounded."""

@@ -91,7 +91,7 @@ class ReplaySource(Source):
 
     def pump(self, budget_s: float) -> SourceStatus:
         if self._current is None and not self._next_recording():
-            return SourceStatus(ended=True, counters=self._counters())
+            return SourceStatus(ended=True)
         assert self._current is not None
         if self.realtime:
             time.sleep(budget_s)
@@ -109,7 +109,7 @@ class ReplaySource(Source):
                 ring.write(make_frames(t[pos:end] + self._offset_ns, v[pos:end]))
                 self._pos[name] = end
             done &= self._pos[name] >= len(t)
-        status = SourceStatus(counters=self._counters())
+        status = SourceStatus()
         if done:
             status.segment_end = True
             if not self._next_recording():
@@ -134,7 +134,7 @@ class ReplaySource(Source):
             horizon = reach if horizon is None else min(horizon, reach)
         return horizon if horizon is not None else 1 << 62
 
-    def _counters(self) -> dict[str, int]:
+    def counters(self) -> dict[str, int]:
         return {"recordings": len(self.recordings_played)}
 
     def _current_fraction(self) -> float:

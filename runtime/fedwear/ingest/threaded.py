@@ -20,15 +20,22 @@ class ThreadedSource(Source):
     eof_is_loss = False
 
     _decoder: Any = None  # a HubDecoder or IIO decoder: anything with stats()
+    _final_counters: dict[str, int] | None = None
 
-    def _decoder_counters(self) -> dict[str, int]:
-        return self._decoder.stats() if self._decoder is not None else {}
+    def counters(self) -> dict[str, int]:
+        if self._intake is None:
+            return dict(self._final_counters or {})
+        st = self._intake.status()
+        decoded = self._decoder.stats() if self._decoder is not None else {}
+        return {"bytes": st.bytes, "reads": st.reads, **decoded}
 
     def _stop_intake(self) -> bool:
-        """Join the intake thread if it runs; True when it did (idempotent)."""
+        """Join the intake thread if it runs, keeping its final counters; True when it did
+        (idempotent)."""
         if self._intake is None:
             return False
         self._intake.stop()
+        self._final_counters = self.counters()
         self._intake = None
         return True
 
@@ -37,23 +44,16 @@ class ThreadedSource(Source):
             time.sleep(budget_s)  # the C thread fills the rings meanwhile
         assert self._intake is not None, "start() first"
         st = self._intake.status()
-        counters = {"bytes": st.bytes, "reads": st.reads, **self._decoder_counters()}
         if st.state is IntakeState.FAILED:
             return SourceStatus(
                 ended=True,
                 lost=True,
-                counters=counters,
                 error=f"{self.device_label} vanished or failed: {st.describe()}",
             )
         if st.state is IntakeState.ENDED and self.eof_is_loss:
             return SourceStatus(
-                ended=True,
-                lost=True,
-                counters=counters,
-                error=f"{self.device_label} vanished (hang-up)",
+                ended=True, lost=True, error=f"{self.device_label} vanished (hang-up)"
             )
         if st.state is IntakeState.ENDED:
-            return SourceStatus(
-                ended=True, counters=counters, error=f"{self.device_label} reached end of file"
-            )
-        return SourceStatus(counters=counters)
+            return SourceStatus(ended=True, error=f"{self.device_label} reached end of file")
+        return SourceStatus()
