@@ -16,7 +16,6 @@ from collections import deque
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..infer.beats import Beat, BeatTracker
 from ..infer.engine import QuantizedModel
 from .base import Detector, Event, Window
@@ -31,12 +30,7 @@ class BeatDetector(Detector):
     def __init__(self, model: QuantizedModel, rate_hz: float) -> None:
         card = model.card
         self.model = model
-        self.rate = float(card.param("preprocessing", "ecg_rate_hz"))
-        if abs(rate_hz - self.rate) > 1e-6:
-            raise ConfigError(
-                f"the beat model needs ecg at {self.rate:g} Hz (its card), not {rate_hz:g}",
-                key="streams.ecg.rate_hz",
-            )
+        self.rate = card.stream_rate("ecg", rate_hz)
         self.classes = tuple(card.param("preprocessing", "classes"))
         self.run_length = int(card.param("thresholds", "run_length"))
         self.irregular_n = int(card.param("thresholds", "irregular_window_beats"))

@@ -13,7 +13,6 @@ __all__ = ["FallDetector"]
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..infer.engine import QuantizedModel
 from ..infer.features import G, History, fall_input
 from .base import Detector, Event, Window
@@ -26,12 +25,7 @@ class FallDetector(Detector):
     def __init__(self, model: QuantizedModel, rate_hz: float) -> None:
         card = model.card
         self.model = model
-        self.rate = float(card.param("preprocessing", "imu_rate_hz"))
-        if abs(rate_hz - self.rate) > 1e-6:
-            raise ConfigError(
-                f"the fall model needs imu at {self.rate:g} Hz (its card), not {rate_hz:g}",
-                key="streams.imu.rate_hz",
-            )
+        self.rate = card.stream_rate("imu", rate_hz)
         self.window = round(float(card.param("preprocessing", "window_s")) * self.rate)
         self.threshold = float(card.param("thresholds", "score"))
         self.still_g = float(card.param("thresholds", "stillness_std_g"))

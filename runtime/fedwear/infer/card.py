@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 
 CARD_FORMAT = "fedwear-model-card/1"
 MAX_CARD_BYTES = 1 << 20
@@ -63,6 +63,18 @@ class ModelCard:
         if key not in table:
             raise ModelError(f"card has no {section}.{key}", path=str(self.path), code="card")
         return table[key]
+
+    def stream_rate(self, stream: str, configured_hz: float) -> float:
+        """The rate the model was trained at (``preprocessing.<stream>_rate_hz``); a stream
+        configured at another rate is a ConfigError, since the model would see other data."""
+        rate = float(self.param("preprocessing", f"{stream}_rate_hz"))
+        if abs(configured_hz - rate) > 1e-6:
+            raise ConfigError(
+                f"the {self.name} model needs {stream} at {rate:g} Hz (its card), "
+                f"not {configured_hz:g}",
+                key=f"streams.{stream}.rate_hz",
+            )
+        return rate
 
 
 def models_dir(configured: str = "") -> Path:
