@@ -95,14 +95,16 @@ class ReplaySource(Source):
         assert self._current is not None
         if self.realtime:
             time.sleep(budget_s)
-        elapsed_ns = (time.monotonic() - self._segment_start_wall) * 1e9
-        horizon = self._horizon_ns()
+        if self.realtime:
+            elapsed_ns = (time.monotonic() - self._segment_start_wall) * 1e9
+        else:  # as fast as possible, but no stream ahead of the others in time
+            horizon = self._horizon_ns()
         done = True
         for name, (t, v) in self._current.streams.items():
             ring, pos = self._rings[name], self._pos[name]
             if self.realtime:
                 end = int(np.searchsorted(t, t[0] + elapsed_ns, side="right"))
-            else:  # as fast as possible, but no stream ahead of the others in time
+            else:
                 end = int(np.searchsorted(t, horizon, side="right"))
             end = min(end, pos + ring.capacity - len(ring))
             if end > pos:
