@@ -17,7 +17,7 @@ __all__ = [
 
 import numpy as np
 
-G = 9.80665
+from ..ingest.recordings import G  # standard gravity, as the recording readers use it
 
 
 class History:
@@ -122,8 +122,8 @@ class QrsDetector:
         integ = _moving_average(d * d, max(2, round(0.15 * fs)))
         return band, integ
 
-    def detect(self, x: np.ndarray, start: int = 0) -> list[int]:
-        """R-peak indices in ``x`` at or after ``start`` (indices into ``x``)."""
+    def detect(self, x: np.ndarray) -> list[int]:
+        """R-peak indices in ``x``."""
         if len(x) < self.fs:
             return []
         band, integ = self.filtered(x.astype(np.float64))
@@ -165,7 +165,5 @@ class QrsDetector:
         out = []
         for p in peaks:
             lo, hi = max(0, p - w), min(len(band), p + w + 1)
-            r = lo + int(np.argmax(np.abs(band[lo:hi])))
-            if r >= start:
-                out.append(r)
+            out.append(lo + int(np.argmax(np.abs(band[lo:hi]))))
         return out
