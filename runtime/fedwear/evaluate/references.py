@@ -15,7 +15,7 @@ from .scoring import aami_class
 FALL_CODES = frozenset({"FOL", "FKL", "BSC", "SDL"})
 
 
-def mitbih_reference(hea: Path, first_s: float = 0.0) -> tuple[np.ndarray, list[str]]:
+def mitbih_reference(hea: Path) -> tuple[np.ndarray, list[str]]:
     """Beat times (s) and AAMI classes from the record's ``.atr`` file."""
     samples, symbols = read_wfdb_annotations(hea)
     base = str(hea.with_suffix(""))
@@ -26,7 +26,7 @@ def mitbih_reference(hea: Path, first_s: float = 0.0) -> tuple[np.ndarray, list[
     times, classes = [], []
     for sample, symbol in zip(samples, symbols, strict=True):
         c = aami_class(symbol)
-        if c is not None and sample / fs >= first_s:
+        if c is not None:
             times.append(sample / fs)
             classes.append(c)
     return np.asarray(times), classes
