@@ -12,7 +12,7 @@ import json
 import os
 import random
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +199,3 @@ def tensors_md(card: dict[str, Any]) -> str:
         for t in card[kind]
     ]
     return md_table(("", "tensor", "shape", "dtype", "scale", "zero point"), rows)
-
-
-Fit = Callable[[np.ndarray, np.ndarray, np.ndarray | None], Any]
