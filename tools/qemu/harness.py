@@ -364,9 +364,18 @@ def boot(base: Path, image: Path, mode: str, console: Path, timeout: float) -> f
     return time.monotonic() - started
 
 
+SUMMARY = re.compile(r"FEDWEAR-QEMU-SUMMARY (\{.*\})")
+IMPORTED = re.compile(r"FEDWEAR-QEMU-IMPORT seconds_from=([\d.]+) to=([\d.]+)")
+
+
+def console_text(console: Path) -> str:
+    """What the guest printed, without the terminal's colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", console.read_text(errors="replace"))
+
+
 def report(console: Path, boot_s: float) -> int:
     """QEMU's own exit status is always 0: the verdict is what the guest printed."""
-    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", console.read_text(errors="replace"))
+    text = console_text(console)
     tail = text.splitlines()[-60:]
     result = re.search(
         r"FEDWEAR-QEMU-RESULT tests=(\d+) run=(\d+) tests_s=([\d.]+):([\d.]+)"
@@ -379,8 +388,8 @@ def report(console: Path, boot_s: float) -> int:
         return 1
     tests_rc, run_rc = int(result[1]), int(result[2])
     counts = re.findall(r"^.*\b(\d+ passed.*) in [\d.]+s.*$", text, re.MULTILINE)
-    summary = re.search(r"FEDWEAR-QEMU-SUMMARY (\{.*\})", text)
-    imported = re.search(r"FEDWEAR-QEMU-IMPORT seconds_from=([\d.]+) to=([\d.]+)", text)
+    summary = SUMMARY.search(text)
+    imported = IMPORTED.search(text)
     print(f"qemu harness: aarch64 (cortex-a57, emulated): boot to power-off {boot_s:.0f} s")
     if imported:
         print(f"  import numpy + fedwear: {float(imported[2]) - float(imported[1]):.1f} s")
@@ -416,12 +425,12 @@ def report(console: Path, boot_s: float) -> int:
 
 def report_icount(console: Path, boot_s: float) -> int:
     """Guest durations under -icount shift=0 are instruction counts (1 ns each)."""
-    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", console.read_text(errors="replace"))
+    text = console_text(console)
     begin = re.search(r"FEDWEAR-QEMU-BEGIN uptime=([\d.]+)", text)
-    imported = re.search(r"FEDWEAR-QEMU-IMPORT seconds_from=([\d.]+) to=([\d.]+)", text)
+    imported = IMPORTED.search(text)
     result = re.search(r"FEDWEAR-QEMU-RESULT tests=\d+ run=(\d+) .* run_s=([\d.]+):([\d.]+)", text)
     foot = re.search(r"FEDWEAR-QEMU-FOOTPRINT .* startup_s=([\d.]+):([\d.]+)", text)
-    summary = re.search(r"FEDWEAR-QEMU-SUMMARY (\{.*\})", text)
+    summary = SUMMARY.search(text)
     if not (begin and imported and result and foot and summary):
         print("\n".join(text.splitlines()[-40:]))
         print("qemu harness: FAILED: the instruction-count boot did not report")
@@ -466,7 +475,7 @@ def systemd_failures(r: dict) -> list[str]:  # type: ignore[type-arg]
 
 
 def report_systemd(console: Path, boot_s: float) -> int:
-    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", console.read_text(errors="replace"))
+    text = console_text(console)
     found = re.search(r"FEDWEAR-SYSTEMD-RESULT (\{.*\})", text)
     if not found:
         print("\n".join(text.splitlines()[-60:]))
