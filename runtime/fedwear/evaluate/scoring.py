@@ -6,19 +6,14 @@ __all__ = ["AAMI_CLASSES", "aami_class", "aami_stats", "match_beats"]
 
 import numpy as np
 
+from ..ingest.recordings import AAMI_OF_SYMBOL
+
 AAMI_CLASSES = ("N", "S", "V")
-_AAMI = {
-    **dict.fromkeys("NLRej", "N"),
-    **dict.fromkeys("AaJS", "S"),
-    **dict.fromkeys("VE", "V"),
-    "F": "F",
-    **dict.fromkeys("/fQ", "Q"),
-}
 
 
 def aami_class(symbol: str) -> str | None:
     """The AAMI EC57 class of a MIT-BIH beat symbol (None for non-beat annotations)."""
-    return _AAMI.get(symbol)
+    return AAMI_OF_SYMBOL.get(symbol)
 
 
 def match_beats(ref_s: np.ndarray, det_s: np.ndarray, tolerance_s: float = 0.15) -> np.ndarray:

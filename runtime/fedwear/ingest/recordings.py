@@ -9,6 +9,7 @@ malformed input raises ``DatasetError`` naming the file (and line, for text file
 from __future__ import annotations
 
 __all__ = [
+    "AAMI_OF_SYMBOL",
     "BEAT_SYMBOLS",
     "Recording",
     "heart_rate_from_beats",
@@ -36,8 +37,15 @@ import numpy as np
 from ..errors import DatasetError
 
 G = 9.80665
-# AAMI EC57 beat labels (N, S, V, F, Q groups); everything else is a non-beat annotation.
-BEAT_SYMBOLS = frozenset("NLRejAaJSVEF/fQ")
+# The AAMI EC57 class of each MIT-BIH beat label; every other label is a non-beat annotation.
+AAMI_OF_SYMBOL = {
+    **dict.fromkeys("NLRej", "N"),
+    **dict.fromkeys("AaJS", "S"),
+    **dict.fromkeys("VE", "V"),
+    "F": "F",
+    **dict.fromkeys("/fQ", "Q"),
+}
+BEAT_SYMBOLS = frozenset(AAMI_OF_SYMBOL)
 _MAX_TEXT_BYTES = 256 * 1024 * 1024
 
 
