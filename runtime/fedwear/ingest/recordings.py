@@ -46,6 +46,7 @@ AAMI_OF_SYMBOL = {
     **dict.fromkeys("/fQ", "Q"),
 }
 BEAT_SYMBOLS = frozenset(AAMI_OF_SYMBOL)
+PREFERRED_LEAD = "MLII"
 _MAX_TEXT_BYTES = 256 * 1024 * 1024
 
 
@@ -303,7 +304,11 @@ def read_wfdb_annotations(path: Path) -> tuple[np.ndarray, list[str]]:
 
 
 def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
-    """A WFDB record (``.hea``/``.dat``, beats from ``.atr``): first lead as ``ecg``."""
+    """A WFDB record (``.hea``/``.dat``, beats from ``.atr``): one lead as ``ecg``.
+
+    The lead is MLII where the record has it (the beat model's training lead; MIT-BIH
+    record 114 stores it second), otherwise the first.
+    """
     wfdb = import_wfdb(path)
     base = str(path.with_suffix(""))
     try:
@@ -317,7 +322,9 @@ def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
         raise DatasetError("the record has no samples", path=str(path))
     fs = float(rec.fs)
     t = np.round(np.arange(signal.shape[0]) * (1e9 / fs)).astype(np.int64)
-    streams = {"ecg": resample(t, signal[:, :1], rates.get("ecg", fs))}
+    names = list(rec.sig_name or [])
+    lead = names.index(PREFERRED_LEAD) if PREFERRED_LEAD in names else 0
+    streams = {"ecg": resample(t, signal[:, lead : lead + 1], rates.get("ecg", fs))}
     if Path(base + ".atr").is_file() and "hr" in rates:
         samples, symbols = read_wfdb_annotations(path)
         beats = (
