@@ -114,6 +114,11 @@ kill $pid; wait $pid
 own=$(/bin/busybox du -sk $site/fedwear | /bin/busybox cut -f1)
 all=$(/bin/busybox du -sk $site | /bin/busybox cut -f1)
 echo "FEDWEAR-QEMU-FOOTPRINT fedwear_kb=$own site_kb=$all startup_s=$t4:$t5 rss_kb=$rss"
+if /bin/busybox grep -q fedwear.footprint_only /proc/cmdline && [ -f tools/bench/models.py ]; then
+    echo "FEDWEAR-QEMU-BENCH-BEGIN"
+    python3 tools/bench/models.py --repeats 3 --windows 50
+    echo "FEDWEAR-QEMU-BENCH-END rc=$?"
+fi
 echo "FEDWEAR-QEMU-RESULT tests=$tests_rc run=$run_rc tests_s=$t1:$t2 run_s=$t2:$t3"
 /bin/busybox poweroff -f
 """
@@ -295,6 +300,21 @@ def install_service(rootfs: Path) -> None:
     shutil.copy(ROOT / "tools" / "qemu" / "systemd_report.py", rootfs / "opt" / "fedwear")
 
 
+def copy_model_bench(project: Path) -> None:
+    """int8 against float32 on aarch64 (icount mode), where training left the float32 twins."""
+    twins = sorted((ROOT / ".cache" / "train").glob("*_float32.tflite"))
+    if not twins:
+        return
+    (project / "tools" / "bench").mkdir(parents=True)
+    shutil.copy(ROOT / "tools" / "bench" / "models.py", project / "tools" / "bench")
+    shutil.copytree(ROOT / "models", project / "models")
+    work = project / ".cache" / "train"
+    work.mkdir(parents=True)
+    for twin in twins:
+        shutil.copy(twin, work)
+        shutil.copy(twin.with_name(twin.name.replace("_float32.tflite", "_sample.npy")), work)
+
+
 def initramfs(base: Path, work: Path) -> Path:
     rootfs = work / "rootfs"
     run(["cp", "-a", str(base / "rootfs"), str(rootfs)])
@@ -310,6 +330,7 @@ def initramfs(base: Path, work: Path) -> Path:
     project = rootfs / "opt" / "fedwear"
     shutil.copytree(ROOT / "tests", project / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", project)  # pytest markers and options
+    copy_model_bench(project)
     (rootfs / "init").write_text(INIT)
     (rootfs / "init").chmod(0o755)
     install_service(rootfs)
@@ -449,7 +470,15 @@ def report_icount(console: Path, boot_s: float) -> int:
         f"  fedwear run, embedded default ({data_s:.0f} s of data, process start to exit): "
         f"{run_insn / 1e9:.2f} G instructions, exit {result[1]}"
     )
-    return int(result[1] != "0")
+    bench = re.search(r"FEDWEAR-QEMU-BENCH-BEGIN\n(.*?)FEDWEAR-QEMU-BENCH-END rc=(\d+)", text, re.S)
+    if bench:
+        print(
+            "  tools/bench/models.py in the guest (its µs columns are thousands of instructions):"
+        )
+        print("\n".join("    " + line for line in bench[1].strip().splitlines()))
+    else:
+        print("  no model benchmark: run tools/train/build_models.py first for the float32 twins")
+    return int(result[1] != "0" or (bench is not None and bench[2] != "0"))
 
 
 def systemd_failures(r: dict) -> list[str]:  # type: ignore[type-arg]
