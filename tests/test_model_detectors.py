@@ -68,6 +68,19 @@ def test_beats_on_mitbih_119_finds_ventricular_ectopy(data_dir: Path) -> None:
     assert rec["V"]["reference_beats"] > 10
     assert rec["V"]["se"] > 50 and rec["V"]["ppv"] > 30
     assert rec["events"]["ectopic_beat"] >= 1
+    assert rec["events"]["ecg_unclassifiable"] == 0  # a clean record
+
+
+def test_noisy_walking_ecg_gives_one_unclassifiable_event_and_no_false_ectopy() -> None:
+    """The bundled chest ECG was recorded while walking: its beats do not match their own
+    template, so they are Q (unclassifiable), never a run of false V beats."""
+    det = detector("beats")
+    det.record_beats = True
+    events, _ = run_recording(bundled_recording(), Config(), [det])
+    kinds = [e.kind for e in events if e.detector == "beats"]
+    assert kinds == ["ecg_unclassifiable"]
+    assert det.unclassifiable > 100
+    assert {c for _, c in det.beats} == {"Q"}
 
 
 def test_beat_detector_survives_nan_in_ecg() -> None:

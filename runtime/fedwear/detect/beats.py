@@ -6,6 +6,11 @@
 - ``ventricular_run``: ``run_length`` or more V beats in a row, once per run;
 - ``irregular_rhythm``: the RMSSD of the last beats' RR intervals, relative to their mean,
   above a threshold (with hysteresis), as in atrial fibrillation.
+
+Beats whose recent on-time neighbours no longer match the wearer's template (motion or
+electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable, as AAMI
+EC57 does: they add no RR interval to the rhythm check, and the first of each such
+stretch raises one ``ecg_unclassifiable`` event instead of a false ectopic one.
 """
 
 from __future__ import annotations
@@ -35,10 +40,12 @@ class BeatDetector(Detector):
         self.run_length = int(card.param("thresholds", "run_length"))
         self.irregular_n = int(card.param("thresholds", "irregular_window_beats"))
         self.irregular_on = float(card.param("thresholds", "irregular_rmssd_ratio"))
+        self.min_quality = float(card.param("thresholds", "min_template_fit"))
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
         self.record_beats = False
         self.flagged = 0
+        self.unclassifiable = 0
         self.reset()
 
     def reset(self) -> None:
@@ -49,6 +56,7 @@ class BeatDetector(Detector):
         self._rr: deque[float] = deque(maxlen=self.irregular_n)
         self._last_t: int | None = None
         self._irregular = False
+        self._noisy = False
 
     def on_window(self, w: Window) -> list[Event]:
         new = min(w.hop, len(w.t))
@@ -64,6 +72,9 @@ class BeatDetector(Detector):
         return events
 
     def _classified(self, beat: Beat, stream: str) -> list[Event]:
+        if beat.quality < self.min_quality:
+            return self._unclassifiable(beat, stream)
+        self._noisy = False
         probs = self.model.run(beat.features)[0].reshape(-1)
         k = int(np.argmax(probs))
         cls = self.classes[k]
@@ -105,6 +116,27 @@ class BeatDetector(Detector):
         self._last_t = beat.t_ns
         events += self._rhythm(beat.t_ns, stream)
         return events
+
+    def _unclassifiable(self, beat: Beat, stream: str) -> list[Event]:
+        self.unclassifiable += 1
+        if self.record_beats:
+            self.beats.append((beat.t_ns, "Q"))
+        self._v_run = 0
+        self._last_t = None
+        if self._noisy or beat.quality == 0.0:  # 0.0: still learning the template
+            return []
+        self._noisy = True
+        return [
+            Event(
+                beat.t_ns,
+                self.name,
+                "ecg_unclassifiable",
+                stream,
+                f"ECG too noisy to classify beats (template fit {beat.quality:.2f} "
+                f"< {self.min_quality})",
+                value=beat.quality,
+            )
+        ]
 
     def _rhythm(self, t_ns: int, stream: str) -> list[Event]:
         if len(self._rr) < self.irregular_n:

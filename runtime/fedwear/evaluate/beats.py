@@ -40,7 +40,12 @@ def evaluate_beats(folder: Path, make_detector: Callable[[], BeatDetector]) -> d
             **aami_stats(counts),
             "events": {
                 k: sum(1 for e in events if e.kind == k)
-                for k in ("ectopic_beat", "ventricular_run", "irregular_rhythm")
+                for k in (
+                    "ectopic_beat",
+                    "ventricular_run",
+                    "irregular_rhythm",
+                    "ecg_unclassifiable",
+                )
             },
         }
     return {"per_record": per, "overall": aami_stats(total)}
