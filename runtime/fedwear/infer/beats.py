@@ -126,7 +126,7 @@ class BeatTracker:
             )
             shape = np.clip(p_seg / scale, -3, 3)
             recent = self._recent[: min(self._recent_count, TEMPLATE_BEATS)]
-            template = np.asarray(np.median(recent if len(recent) else shape[None], axis=0))
+            template = np.median(recent if len(recent) else shape[None], axis=0).astype(np.float32)
             if pre >= PREMATURE * local or self._recent_count == 0:
                 if self._recent_count:
                     self._fit.append(_correlation(shape, template))
