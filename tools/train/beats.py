@@ -215,8 +215,8 @@ Built by `tools/train/build_models.py` (this file is generated; do not edit).
 Classifies each heartbeat of a single-lead ECG as N (normal and bundle-branch), S
 (supraventricular ectopic) or V (ventricular ectopic), the AAMI EC57 classes. The runtime
 finds beats with its own QRS detector (`fedwear.infer.features.QrsDetector`), and the
-detector (`fedwear.detect.models.BeatDetector`) turns the classes into events: ectopic
-beats, runs of 3 or more, and irregular rhythm.
+detector (`fedwear.detect.beats.BeatDetector`) turns the classes into events: ectopic
+beats, runs of 3 or more, irregular rhythm, and an ECG too noisy to classify.
 
 ## Data and split
 MIT-BIH Arrhythmia Database, the 22 DS1 records of de Chazal et al. (2004), lead MLII
