@@ -69,6 +69,9 @@ def test_beats_on_mitbih_119_finds_ventricular_ectopy(data_dir: Path) -> None:
     assert rec["V"]["se"] > 50 and rec["V"]["ppv"] > 30
     assert rec["events"]["ectopic_beat"] >= 1
     assert rec["events"]["ecg_unclassifiable"] == 0  # a clean record
+    # Only the template's warm-up beats are Q, and the overall figure adds them up.
+    assert 0 < rec["unclassifiable"] <= 12
+    assert result["overall"]["unclassifiable"] == rec["unclassifiable"]
 
 
 def test_noisy_walking_ecg_gives_one_unclassifiable_event_and_no_false_ectopy() -> None:

@@ -38,6 +38,7 @@ def evaluate_beats(folder: Path, make_detector: Callable[[], BeatDetector]) -> d
             total[k] = total.get(k, 0) + n
         per[path.stem] = {
             **aami_stats(counts),
+            "unclassifiable": unclassifiable(counts),
             "events": {
                 k: sum(1 for e in events if e.kind == k)
                 for k in (
@@ -48,4 +49,12 @@ def evaluate_beats(folder: Path, make_detector: Callable[[], BeatDetector]) -> d
                 )
             },
         }
-    return {"per_record": per, "overall": aami_stats(total)}
+    return {
+        "per_record": per,
+        "overall": {**aami_stats(total), "unclassifiable": unclassifiable(total)},
+    }
+
+
+def unclassifiable(counts: dict[tuple[str, str], int]) -> int:
+    """Detected beats the quality gate labelled Q: too noisy to classify, none of N/S/V."""
+    return sum(n for (_, detected), n in counts.items() if detected == "Q")

@@ -59,10 +59,11 @@ def format_table(result: dict[str, Any]) -> str:
     """A plain-text table: one row per subject/record, then the overall row."""
     detector = result["detector"]
     if detector == "beats":
-        header = ["record", "N Se", "N +P", "S Se", "S +P", "V Se", "V +P"]
+        header = ["record", "N Se", "N +P", "S Se", "S +P", "V Se", "V +P", "Q beats"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
-            return [name] + [_fmt(r[c][k]) for c in "NSV" for k in ("se", "ppv")]
+            figures = [_fmt(r[c][k]) for c in "NSV" for k in ("se", "ppv")]
+            return [name, *figures, _fmt(r["unclassifiable"])]
 
         rows = [row(k, v) for k, v in result["per_record"].items()]
     elif detector == "fall":
