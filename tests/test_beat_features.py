@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fedwear.infer.beats import RR_FEATURES, SEGMENT_SIZE, BeatTracker
+from fedwear.infer.beats import RR_FEATURES, SEGMENT_SIZE, Beat, BeatTracker
 
 RATE = 250.0
 
@@ -13,26 +13,31 @@ def bigeminy(seconds: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A narrow upright normal beat, then a wide inverted premature one, and so on."""
     t = np.arange(int(seconds * RATE)) / RATE
     x = np.zeros_like(t)
-    kinds, beat_t, at, normal = [], [], 0.5, True
+    kinds, at, normal = [], 0.5, True
     while at < seconds - 1:
         width, height = (0.012, 1.0) if normal else (0.04, -1.3)
         x += height * np.exp(-0.5 * ((t - at) / width) ** 2)
         kinds.append("N" if normal else "V")
-        beat_t.append(at)
         at += 0.5 if normal else 1.1  # coupling interval, then the compensatory pause
         normal = not normal
     ns = np.round(t * 1e9).astype(np.int64)
     return ns, x[:, None], kinds
 
 
+def beats_of(t: np.ndarray, x: np.ndarray) -> list[Beat]:
+    """The tracker fed a second at a time, as a device delivers the stream."""
+    tracker = BeatTracker(RATE)
+    out = []
+    for i in range(0, len(t), 250):
+        out += tracker.push(t[i : i + 250], x[i : i + 250])
+    return out
+
+
 def test_premature_beats_stay_out_of_the_normal_template() -> None:
     """In bigeminy half the beats are V; a plain median template would be half V too,
     and the normal beats would differ from it as much as the ectopic ones."""
     t, x, kinds = bigeminy(120.0)
-    tracker = BeatTracker(RATE)
-    beats = []
-    for i in range(0, len(t), 250):
-        beats += tracker.push(t[i : i + 250], x[i : i + 250])
+    beats = beats_of(t, x)
     assert len(beats) >= len(kinds) - 3
     diff = np.array([np.abs(b.features[SEGMENT_SIZE : 2 * SEGMENT_SIZE]).max() for b in beats])
     premature = np.array([b.features[2 * SEGMENT_SIZE + 3] < 0 for b in beats])  # pre/local
@@ -51,20 +56,12 @@ def test_premature_beats_stay_out_of_the_normal_template() -> None:
     assert beats[0].features.shape == (2 * SEGMENT_SIZE + RR_FEATURES,)
 
 
-def beats_of(x: np.ndarray, t: np.ndarray) -> list:
-    tracker = BeatTracker(RATE)
-    out = []
-    for i in range(0, len(t), 250):
-        out += tracker.push(t[i : i + 250], x[i : i + 250])
-    return out
-
-
 def test_quality_is_high_on_clean_beats_and_low_when_noise_shapes_them() -> None:
     t, x, _ = bigeminy(60.0)
-    clean = beats_of(x, t)
+    clean = beats_of(t, x)
     assert all(b.quality == 0.0 for b in clean[:4])  # no verdict before enough beats
     assert min(b.quality for b in clean[30:]) > 0.95
     rng = np.random.default_rng(7)
     wander = np.convolve(rng.normal(0, 1.0, len(t)), np.ones(15) / 15, mode="same")[:, None]
-    noisy = beats_of(x + wander, t)
+    noisy = beats_of(t, x + wander)
     assert np.median([b.quality for b in noisy[30:]]) < 0.7
