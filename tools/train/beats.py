@@ -142,8 +142,8 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         engine = engine_for(card_dict("beats", content, {}, {}), content, work)
         classical = fit_logistic(hand_features(x), y)
         for n in fold:
-            pred = classical.predict_proba(hand_features(recs[n]["x"]))
-            add(total_classical, scores(recs[n], pred))
+            classical_pred = classical.predict_proba(hand_features(recs[n]["x"]))
+            add(total_classical, scores(recs[n], classical_pred))
             pred = predict_engine(engine, recs[n]["x"])
             c = scores(recs[n], pred)
             add(total, c)
