@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fedwear.infer.card import models_dir
 from fedwear.infer.engine import interpreter_class, load_model
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS, WORK = ROOT / "models", ROOT / ".cache" / "train"
+MODELS, WORK = models_dir(), ROOT / ".cache" / "train"  # the models fedwear itself loads
 NAMES = ("fall", "beats", "ppg_hr", "normal")
 
 

@@ -307,7 +307,6 @@ def copy_model_bench(project: Path) -> None:
         return
     (project / "tools" / "bench").mkdir(parents=True)
     shutil.copy(ROOT / "tools" / "bench" / "models.py", project / "tools" / "bench")
-    shutil.copytree(ROOT / "models", project / "models")
     work = project / ".cache" / "train"
     work.mkdir(parents=True)
     for twin in twins:
