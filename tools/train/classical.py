@@ -66,12 +66,12 @@ def fall_features(window: np.ndarray) -> np.ndarray:
     )
 
 
-def beat_features(x: np.ndarray) -> np.ndarray:
+def beat_features(seg: np.ndarray, x: np.ndarray) -> np.ndarray:
     """De Chazal-style: the five RR features, the beat and its difference from the running
     template each averaged down to 16 points (morphology), and the beat's width above half
-    its peak (a wide QRS is the textbook V sign)."""
-    seg, diff = x[:SEGMENT_SIZE], x[SEGMENT_SIZE : 2 * SEGMENT_SIZE]
-    rr = x[2 * SEGMENT_SIZE :]
+    its peak (a wide QRS is the textbook V sign). ``seg`` is the beat, ``x`` the model's
+    input (difference, then RR)."""
+    diff, rr = x[:SEGMENT_SIZE], x[SEGMENT_SIZE:]
     k = SEGMENT_SIZE // 16
     peak = np.abs(seg).max()
     width = float((np.abs(seg) > 0.5 * peak).sum()) if peak > 0 else 0.0

@@ -33,17 +33,18 @@ RR_GAIN = 2.0
 PREMATURE = 0.9
 FIT_BEATS = 8
 TEMPLATE_BEATS = 32
-# The beat, the beat minus this wearer's recent median beat, then the RR features: the
-# difference makes a bundle-branch block's wide (but usual) beat look normal and a rare
-# ectopic beat stand out, whoever the wearer is.
-BEAT_INPUT_SIZE = 2 * SEGMENT_SIZE + RR_FEATURES
+# The beat minus this wearer's recent median beat, then the RR features: the difference
+# makes a bundle-branch block's wide (but usual) beat look normal and a rare ectopic beat
+# stand out, whoever the wearer is.
+BEAT_INPUT_SIZE = SEGMENT_SIZE + RR_FEATURES
 
 
 @dataclass
 class Beat:
     index: int  # absolute sample index of the R peak in the stream
     t_ns: int
-    features: np.ndarray  # (BEAT_INPUT_SIZE,) float32
+    features: np.ndarray  # (BEAT_INPUT_SIZE,) float32, the classifier's input
+    shape: np.ndarray  # (SEGMENT_SIZE,) float32, the beat itself, scaled like the template
     # How well the wearer's recent on-time beats match their template (median correlation,
     # 0 until FIT_BEATS of them): low when noise, not the heart, shapes the ECG.
     quality: float
@@ -134,9 +135,9 @@ class BeatTracker:
                 self._recent_count += 1
             quality = float(np.median(self._fit)) if len(self._fit) >= FIT_BEATS else 0.0
             features = np.concatenate(
-                (shape, np.clip(shape - template, -3, 3), np.clip((rr - 1.0) * RR_GAIN, -3, 3))
+                (np.clip(shape - template, -3, 3), np.clip((rr - 1.0) * RR_GAIN, -3, 3))
             )
-            done = Beat(p_index, p_t, features.astype(np.float32), quality)
+            done = Beat(p_index, p_t, features.astype(np.float32), shape, quality)
             self._rr.append(post)
             self._rr_long = 0.99 * self._rr_long + 0.01 * post
             pre_next = post
