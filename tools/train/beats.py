@@ -262,10 +262,10 @@ finds beats with its own QRS detector (`fedwear.infer.features.QrsDetector`), an
 detector (`fedwear.detect.beats.BeatDetector`) turns the classes into events: ectopic
 beats, runs of 3 or more, irregular rhythm, and an ECG too noisy to classify.
 
-The model is the average of {ENSEMBLE} small networks (a 1-D CNN over the beat's shape, a
-dense layer over its RR features) trained alike from different seeds. One network's
-figures move by several points with its seed alone (see "Validation"); their average
-moves far less, and is what a new wearer can count on.
+The model is the average of {ENSEMBLE} small networks (each a 1-D CNN over the beat's
+difference from the template beside a dense layer over its RR features), trained alike
+from different seeds. One network's figures move by several points with its seed alone
+(see "Validation"); their average moves far less, and is what a new wearer can count on.
 
 ## Data and split
 MIT-BIH Arrhythmia Database, the 22 DS1 records of de Chazal et al. (2004), lead MLII
