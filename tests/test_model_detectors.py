@@ -233,6 +233,23 @@ def test_eval_beats_json_has_aami_figures(data_dir: Path) -> None:
     assert {"se", "ppv"} <= set(overall["V"])
 
 
+def test_eval_beats_learning_period_leaves_the_template_warm_up_out(data_dir: Path) -> None:
+    """EC57's learning period: the first seconds of each record, where the detector's
+    template forms and its beats are Q, do not count."""
+    pytest.importorskip("wfdb")
+    whole, later = (
+        json.loads(_fedwear("eval", "beats", str(data_dir / "mitbih"), "--json", *extra).stdout)[
+            "overall"
+        ]
+        for extra in ((), ("--learning-period", "30"))
+    )
+    assert whole["unclassifiable"] > 0 and later["unclassifiable"] == 0
+    assert 0 < later["V"]["reference_beats"] < whole["V"]["reference_beats"]
+    for bad in (("fall", "5"), ("beats", "-1"), ("beats", "nan")):
+        r = _fedwear("eval", bad[0], str(data_dir / "mitbih"), "--learning-period", bad[1])
+        assert r.returncode == 2 and "--learning-period" in r.stderr
+
+
 def test_eval_table_and_plots(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     r = _fedwear("eval", "ppg-hr", str(bundled_recording().parent), "--plots", str(tmp_path))

@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     ev.add_argument("--plots", type=Path, metavar="DIR", help="write PNG figures here")
     ev.add_argument("--models", default="", help="models folder (default: the shipped ones)")
+    ev.add_argument(
+        "--learning-period",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="beats only: leave each record's first SECONDS out of the figures "
+        "(AAMI EC57 uses 300); default 0, every beat counts",
+    )
 
     cfg = sub.add_parser("config", help="print the effective configuration as TOML")
     cfg.add_argument("--config", type=Path, help="TOML configuration file")
@@ -228,7 +236,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from .evaluate.command import evaluate, format_table
 
-    result = evaluate(args.detector, args.path, args.models)
+    period = args.learning_period
+    if (period and args.detector != "beats") or not 0.0 <= period < float("inf"):
+        print(
+            "fedwear eval: --learning-period takes seconds >= 0, and only for beats",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    result = evaluate(args.detector, args.path, args.models, period)
     if args.plots is not None:
         from .evaluate.plots import write_plots
 

@@ -19,7 +19,14 @@ from .runner import run_recording
 from .scoring import aami_stats, confusion
 
 
-def evaluate_beats(folder: Path, make_detector: Callable[[], BeatDetector]) -> dict[str, Any]:
+def evaluate_beats(
+    folder: Path, make_detector: Callable[[], BeatDetector], learning_period_s: float = 0.0
+) -> dict[str, Any]:
+    """AAMI figures per record and overall. AAMI EC57 leaves each record's first 5 minutes
+    out as a learning period (``learning_period_s=300``); by default every beat counts,
+    including those the detector labels Q while its template forms."""
+    if not (0.0 <= learning_period_s < float("inf")):
+        raise ValueError(f"learning period must be a finite number >= 0, not {learning_period_s}")
     paths = [p for p in recordings_in(folder) if p.suffix.lower() == ".hea"]
     if not paths:
         raise DatasetError("no WFDB records (.hea)", path=str(folder), code="empty")
@@ -32,8 +39,14 @@ def evaluate_beats(folder: Path, make_detector: Callable[[], BeatDetector]) -> d
         det.beats.clear()  # run_recording resets the rest of its state
         events, _ = run_recording(path, config, [det])
         ref_s, ref_cls = mitbih_reference(path)
-        det_s = np.array([t / 1e9 for t, _ in det.beats])
-        counts = confusion(ref_cls, ref_s, det_s, [c for _, c in det.beats])
+        scored = [(t / 1e9, c) for t, c in det.beats if t / 1e9 >= learning_period_s]
+        after = ref_s >= learning_period_s
+        counts = confusion(
+            [c for c, keep in zip(ref_cls, after, strict=True) if keep],
+            ref_s[after],
+            np.array([t for t, _ in scored]),
+            [c for _, c in scored],
+        )
         for k, n in counts.items():
             total[k] = total.get(k, 0) + n
         per[path.stem] = {
@@ -50,6 +63,7 @@ def evaluate_beats(folder: Path, make_detector: Callable[[], BeatDetector]) -> d
             },
         }
     return {
+        "learning_period_s": learning_period_s,
         "per_record": per,
         "overall": {**aami_stats(total), "unclassifiable": unclassifiable(total)},
     }

@@ -16,8 +16,15 @@ from ..infer.card import models_dir
 EVAL_DETECTORS = {"fall": "fall", "beats": "beats", "ppg-hr": "ppg_hr", "normal": "normal"}
 
 
-def evaluate(detector: str, folder: Path, models: str = "") -> dict[str, Any]:
-    """Figures per subject/record and overall, as one JSON-ready object."""
+def evaluate(
+    detector: str, folder: Path, models: str = "", learning_period_s: float = 0.0
+) -> dict[str, Any]:
+    """Figures per subject/record and overall, as one JSON-ready object.
+
+    ``learning_period_s`` (beats only) leaves each record's first seconds out of the figures.
+    """
+    if learning_period_s and detector != "beats":
+        raise ValueError("a learning period applies to beats only")
     if not folder.is_dir():
         raise DatasetError("not a folder", path=str(folder), code="missing")
     directory = models_dir(models)
@@ -37,7 +44,7 @@ def evaluate(detector: str, folder: Path, models: str = "") -> dict[str, Any]:
     elif detector == "beats":
         from .beats import evaluate_beats
 
-        result = evaluate_beats(folder, make)
+        result = evaluate_beats(folder, make, learning_period_s)
     elif detector == "ppg-hr":
         from .ppg import evaluate_ppg
 
