@@ -148,14 +148,7 @@ def scores(
         AAMI_CLASSES[int(p)] if q >= gate else "Q"
         for p, q in zip(pred.argmax(axis=1), rec["q"], strict=True)
     ]
-    ref = rec["ref_s"] >= learning_period_s
-    det = rec["det_s"] >= learning_period_s
-    return confusion(
-        [c for c, keep in zip(rec["ref_cls"], ref, strict=True) if keep],
-        rec["ref_s"][ref],
-        rec["det_s"][det],
-        [c for c, keep in zip(det_cls, det, strict=True) if keep],
-    )
+    return confusion(rec["ref_cls"], rec["ref_s"], rec["det_s"], det_cls, learning_period_s)
 
 
 def add(a: dict[tuple[str, str], int], b: dict[tuple[str, str], int]) -> None:

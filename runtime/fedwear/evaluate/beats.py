@@ -39,14 +39,9 @@ def evaluate_beats(
         det.beats.clear()  # run_recording resets the rest of its state
         events, _ = run_recording(path, config, [det])
         ref_s, ref_cls = mitbih_reference(path)
-        scored = [(t / 1e9, c) for t, c in det.beats if t / 1e9 >= learning_period_s]
-        after = ref_s >= learning_period_s
-        counts = confusion(
-            [c for c, keep in zip(ref_cls, after, strict=True) if keep],
-            ref_s[after],
-            np.array([t for t, _ in scored]),
-            [c for _, c in scored],
-        )
+        det_s = np.array([t / 1e9 for t, _ in det.beats])
+        det_cls = [c for _, c in det.beats]
+        counts = confusion(ref_cls, ref_s, det_s, det_cls, from_s=learning_period_s)
         for k, n in counts.items():
             total[k] = total.get(k, 0) + n
         per[path.stem] = {

@@ -39,9 +39,21 @@ def match_beats(ref_s: np.ndarray, det_s: np.ndarray, tolerance_s: float = 0.15)
 
 
 def confusion(
-    ref_cls: list[str], ref_s: np.ndarray, det_s: np.ndarray, det_cls: list[str]
+    ref_cls: list[str],
+    ref_s: np.ndarray,
+    det_s: np.ndarray,
+    det_cls: list[str],
+    from_s: float = 0.0,
 ) -> dict[tuple[str, str], int]:
-    """Counts of (reference class, detected class); "-" marks a missed or extra beat."""
+    """Counts of (reference class, detected class); "-" marks a missed or extra beat.
+
+    Beats before ``from_s`` seconds, reference or detected, are not counted: EC57's
+    learning period (300 s) for a classifier that adapts to its patient.
+    """
+    ref, det = np.asarray(ref_s) >= from_s, np.asarray(det_s) >= from_s
+    ref_cls = [c for c, keep in zip(ref_cls, ref, strict=True) if keep]
+    det_cls = [c for c, keep in zip(det_cls, det, strict=True) if keep]
+    ref_s, det_s = np.asarray(ref_s)[ref], np.asarray(det_s)[det]
     counts: dict[tuple[str, str], int] = {}
     match = match_beats(ref_s, det_s)
     for rc, m in zip(ref_cls, match, strict=True):
