@@ -48,6 +48,15 @@ def group_folds(groups: Sequence[str], k: int) -> list[list[str]]:
     return [names[i::k] for i in range(min(k, len(names)))]
 
 
+def average_of(members: Sequence[Any], shape: tuple[int, ...], input_name: str, name: str) -> Any:
+    """One Keras model whose output is the mean of the members' outputs (one .tflite)."""
+    from tensorflow import keras
+
+    inp = keras.Input(shape, name=input_name)
+    out = keras.layers.Average(name=name)([m(inp) for m in members])
+    return keras.Model(inp, out)
+
+
 def to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
     """Full-integer int8 (with a representative set) or plain float32 (None)."""
     import tensorflow as tf
