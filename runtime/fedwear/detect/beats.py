@@ -4,8 +4,12 @@
   event rides along), so a patient with frequent ectopy gets one event a minute, not one a
   second;
 - ``ventricular_run``: ``run_length`` or more V beats in a row, once per run;
-- ``irregular_rhythm``: the RMSSD of the last beats' RR intervals, relative to their mean,
-  above a threshold (with hysteresis), as in atrial fibrillation.
+- ``irregular_rhythm``: the last beats' RR intervals look like atrial fibrillation
+  (``fedwear.infer.rhythm``: irregular, spread out and in random order), once until the
+  rhythm settles again.
+
+In a fibrillating rhythm every beat comes early or late, and AAMI labels those beats N:
+a beat the model calls S there is called N.
 
 Beats whose recent on-time neighbours no longer match the wearer's template (motion or
 electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable, as AAMI
@@ -17,12 +21,11 @@ from __future__ import annotations
 
 __all__ = ["BeatDetector"]
 
-from collections import deque
-
 import numpy as np
 
 from ..infer.beats import Beat, BeatTracker
 from ..infer.engine import QuantizedModel
+from ..infer.rhythm import FibrillationCheck
 from .base import Detector, Event, Window
 
 ECTOPIC_QUIET_NS = 60_000_000_000
@@ -38,8 +41,11 @@ class BeatDetector(Detector):
         self.rate = card.stream_rate("ecg", rate_hz)
         self.classes = tuple(card.param("preprocessing", "classes"))
         self.run_length = int(card.param("thresholds", "run_length"))
-        self.irregular_n = int(card.param("thresholds", "irregular_window_beats"))
-        self.irregular_on = float(card.param("thresholds", "irregular_rmssd_ratio"))
+        self.fibrillation = FibrillationCheck(
+            int(card.param("thresholds", "fibrillation_window_beats")),
+            float(card.param("thresholds", "fibrillation_rmssd_ratio")),
+            float(card.param("thresholds", "fibrillation_entropy")),
+        )
         self.min_quality = float(card.param("thresholds", "min_template_fit"))
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
@@ -53,7 +59,7 @@ class BeatDetector(Detector):
         self._v_run = 0
         self._last_ectopic: dict[str, int] = {}
         self._since_event: dict[str, int] = {}
-        self._rr: deque[float] = deque(maxlen=self.irregular_n)
+        self.fibrillation.reset()
         self._last_t: int | None = None
         self._irregular = False
         self._noisy = False
@@ -78,6 +84,11 @@ class BeatDetector(Detector):
         probs = self.model.run(beat.features)[0].reshape(-1)
         k = int(np.argmax(probs))
         cls = self.classes[k]
+        if self._last_t is not None:
+            self.fibrillation.push((beat.t_ns - self._last_t) / 1e9)
+        self._last_t = beat.t_ns
+        if cls == "S" and self.fibrillation.active:
+            cls = "N"
         if self.record_beats:
             self.beats.append((beat.t_ns, cls))
         events = []
@@ -111,9 +122,6 @@ class BeatDetector(Detector):
                     value=float(self.run_length),
                 )
             )
-        if self._last_t is not None:
-            self._rr.append((beat.t_ns - self._last_t) / 1e9)
-        self._last_t = beat.t_ns
         events += self._rhythm(beat.t_ns, stream)
         return events
 
@@ -139,23 +147,25 @@ class BeatDetector(Detector):
         ]
 
     def _rhythm(self, t_ns: int, stream: str) -> list[Event]:
-        if len(self._rr) < self.irregular_n:
+        check = self.fibrillation
+        if check.latest is None:
             return []
-        rr = np.fromiter(self._rr, dtype=np.float64)
-        ratio = float(np.sqrt(np.mean(np.diff(rr) ** 2)) / rr.mean())
-        if not self._irregular and ratio > self.irregular_on:
+        if not self._irregular and check.active:
             self._irregular = True
+            st = check.latest
             return [
                 Event(
                     t_ns,
                     self.name,
                     "irregular_rhythm",
                     stream,
-                    f"irregular rhythm: RMSSD {100 * ratio:.0f}% of the mean RR over "
-                    f"{self.irregular_n} beats",
-                    value=ratio,
+                    f"irregular rhythm like atrial fibrillation over {check.beats} beats "
+                    f"(RMSSD {100 * st.rmssd_ratio:.0f}% of the mean RR, entropy "
+                    f"{st.entropy:.2f}, {st.turning_points} turning points)",
+                    value=st.rmssd_ratio,
+                    extra={"entropy": round(st.entropy, 3), "turning_points": st.turning_points},
                 )
             ]
-        if self._irregular and ratio < 0.7 * self.irregular_on:
+        if self._irregular and check.latest.rmssd_ratio < 0.7 * check.rmssd_ratio:
             self._irregular = False
         return []

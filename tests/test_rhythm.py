@@ -1,0 +1,62 @@
+"""The fibrillation check tells a random RR series from frequent premature beats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fedwear.infer.rhythm import FibrillationCheck
+
+WINDOW = 128
+
+
+def verdicts(rr: np.ndarray) -> np.ndarray:
+    check = FibrillationCheck(WINDOW, rmssd_ratio=0.1, entropy=0.7)
+    return np.array([check.push(float(r)) for r in rr])
+
+
+def test_random_intervals_are_fibrillation_once_the_window_is_full() -> None:
+    rng = np.random.default_rng(1)
+    flags = verdicts(rng.uniform(0.4, 1.2, 600))
+    assert not flags[: WINDOW - 1].any()
+    assert flags[WINDOW:].mean() > 0.9
+
+
+def test_regular_sinus_rhythm_is_not() -> None:
+    rng = np.random.default_rng(2)
+    assert not verdicts(0.8 + rng.normal(0, 0.02, 600)).any()
+
+
+def test_bigeminy_is_irregular_but_not_fibrillation() -> None:
+    rng = np.random.default_rng(3)
+    rr = np.tile([0.55, 1.05], 300) + rng.normal(0, 0.02, 600)
+    check = FibrillationCheck(WINDOW, rmssd_ratio=0.1, entropy=0.7)
+    flags = [check.push(float(r)) for r in rr]
+    assert check.latest is not None and check.latest.rmssd_ratio > 0.5
+    assert not check.latest.random_order  # it alternates: a turning point at every beat
+    assert not any(flags)
+
+
+def test_frequent_premature_beats_with_pauses_are_not_fibrillation() -> None:
+    """Every third or fourth beat early, then a compensatory pause: two extra clusters."""
+    rng = np.random.default_rng(4)
+    rr: list[float] = []
+    while len(rr) < 600:
+        rr += [0.85] * int(rng.integers(2, 4)) + [0.5, 1.2]
+    flags = verdicts(np.array(rr[:600]) + rng.normal(0, 0.02, 600))
+    assert not flags.any()
+
+
+def test_statistics_of_a_known_series() -> None:
+    check = FibrillationCheck(32, rmssd_ratio=0.1, entropy=0.7)
+    rr = np.tile([1.0, 2.0], 16)
+    stats = check.measure(rr)
+    assert stats.turning_points == 30  # every inner interval is a peak or a trough
+    assert not stats.random_order
+    assert stats.rmssd_ratio == pytest.approx(1.0 / 1.5)
+    assert stats.entropy == pytest.approx(np.log(2) / np.log(16))
+
+
+def test_a_window_too_short_for_the_histogram_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 32 beats"):
+        FibrillationCheck(16, rmssd_ratio=0.1, entropy=0.7)
