@@ -15,6 +15,7 @@ from fedwear.config import Config
 from fedwear.detect.base import Window
 from fedwear.detect.models import build_model_detectors, load_detector
 from fedwear.evaluate.runner import run_recording
+from fedwear.infer.beats import SEGMENT_SIZE
 from fedwear.infer.card import models_dir
 from fedwear.ingest.recordings import read_beat_text
 from fedwear.ingest.replay import bundled_recording
@@ -96,8 +97,20 @@ def _ecg_at(beat_times_s: np.ndarray, seconds: float) -> tuple[np.ndarray, np.nd
     return np.round(t * 1e9).astype(np.int64), x[:, None]
 
 
+class _InputsKept:
+    """The shipped beat model, keeping a copy of every input it is given."""
+
+    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
+        self.model, self.card, self.inputs = model, model.card, []
+
+    def run(self, x: np.ndarray):  # type: ignore[no-untyped-def]
+        self.inputs.append(x.copy())
+        return self.model.run(x)
+
+
 def _run_beats(t: np.ndarray, x: np.ndarray):  # type: ignore[no-untyped-def]
     det = detector("beats")
+    det.model = _InputsKept(det.model)
     det.record_beats = True
     events = []
     for i in range(0, len(t), 250):  # a second at a time, as a device delivers it
@@ -120,6 +133,10 @@ def test_fibrillating_rhythm_gives_one_irregular_rhythm_event_and_no_s_beats() -
     # A random series leaves the turning-point test's 95 % range now and then, and S
     # beats are relabelled only while all three tests hold: a few S remain.
     assert len(after) > 80 and after.count("S") < 0.2 * len(after)
+    # While the check holds, the model sees an on-time beat's RR features (all 0).
+    rr_inputs = np.array([v.reshape(-1)[SEGMENT_SIZE:] for v in det.model.inputs])
+    on_time = np.all(rr_inputs == 0, axis=1)
+    assert not on_time[:100].any() and on_time.sum() > 0.8 * len(after)
 
 
 def test_bigeminy_is_not_called_irregular_rhythm() -> None:

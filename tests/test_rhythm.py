@@ -60,3 +60,15 @@ def test_statistics_of_a_known_series() -> None:
 def test_a_window_too_short_for_the_histogram_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 32 beats"):
         FibrillationCheck(16, rmssd_ratio=0.1, entropy=0.7)
+
+
+def test_equal_intervals_stay_equal_whatever_the_timestamps_float_noise() -> None:
+    """R peaks land on sample ticks (4 ms at 250 Hz), so equal intervals are common; noise
+    from how the timestamps were computed must not turn ties into turning points."""
+    rng = np.random.default_rng(5)
+    ticks = rng.integers(100, 275, 300) * 0.004
+    clean, noisy = (FibrillationCheck(WINDOW, 0.1, 0.7) for _ in range(2))
+    for rr in ticks:
+        clean.push(float(rr))
+        noisy.push(float(rr) + float(rng.normal(0, 1e-7)))
+        assert clean.latest == noisy.latest

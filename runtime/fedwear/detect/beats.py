@@ -8,8 +8,10 @@
   (``fedwear.infer.rhythm``: irregular, spread out and in random order), once until the
   rhythm settles again.
 
-In a fibrillating rhythm every beat comes early or late, and AAMI labels those beats N:
-a beat the model calls S there is called N.
+In a fibrillating rhythm every beat comes early or late, so its RR intervals say nothing
+about ectopy: the model then sees an on-time beat's RR features and judges the shape
+alone, and since AAMI labels the beats of that rhythm N, a beat it still calls S is
+called N.
 
 Beats whose recent on-time neighbours no longer match the wearer's template (motion or
 electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable, as AAMI
@@ -23,7 +25,7 @@ __all__ = ["BeatDetector"]
 
 import numpy as np
 
-from ..infer.beats import Beat, BeatTracker
+from ..infer.beats import SEGMENT_SIZE, Beat, BeatTracker
 from ..infer.engine import QuantizedModel
 from ..infer.rhythm import FibrillationCheck
 from .base import Detector, Event, Window
@@ -81,12 +83,14 @@ class BeatDetector(Detector):
         if beat.quality < self.min_quality:
             return self._unclassifiable(beat, stream)
         self._noisy = False
-        probs = self.model.run(beat.features)[0].reshape(-1)
-        k = int(np.argmax(probs))
-        cls = self.classes[k]
         if self._last_t is not None:
             self.fibrillation.push((beat.t_ns - self._last_t) / 1e9)
         self._last_t = beat.t_ns
+        if self.fibrillation.active:
+            beat.features[SEGMENT_SIZE:] = 0.0  # RR ratios of 1: an on-time beat
+        probs = self.model.run(beat.features)[0].reshape(-1)
+        k = int(np.argmax(probs))
+        cls = self.classes[k]
         if cls == "S" and self.fibrillation.active:
             cls = "N"
         if self.record_beats:

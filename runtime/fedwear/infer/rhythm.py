@@ -53,7 +53,9 @@ class FibrillationCheck:
 
     def push(self, rr_s: float) -> bool:
         """Add one RR interval; True while the last ``beats`` of them look fibrillating."""
-        self._rr.append(rr_s)
+        # To the millisecond: R peaks land on sample ticks, so equal intervals are common,
+        # and the float noise of how timestamps were made must not decide turning points.
+        self._rr.append(round(rr_s, 3))
         if len(self._rr) < self.beats:
             return False
         self.latest = stats = self.measure(np.fromiter(self._rr, np.float64, self.beats))
