@@ -72,3 +72,20 @@ def test_equal_intervals_stay_equal_whatever_the_timestamps_float_noise() -> Non
         clean.push(float(rr))
         noisy.push(float(rr) + float(rng.normal(0, 1e-7)))
         assert clean.latest == noisy.latest
+
+
+def test_beat_times_give_the_intervals_and_a_gap_gives_none() -> None:
+    rng = np.random.default_rng(6)
+    times = np.cumsum(rng.integers(100, 275, 200) * 0.004)
+    by_interval, by_time = (FibrillationCheck(WINDOW, 0.1, 0.7) for _ in range(2))
+    for rr in np.diff(times):
+        by_interval.push(float(rr))
+    for t in times:
+        by_time.beat(float(t))
+    assert by_time.latest == by_interval.latest
+    by_time.gap()
+    by_time.beat(float(times[-1]) + 100.0)  # after a gap: no 100 s interval
+    assert by_time.latest == by_interval.latest
+    by_time.beat(float(times[-1]) + 100.8)
+    by_interval.push(0.8)
+    assert by_time.latest == by_interval.latest

@@ -151,15 +151,11 @@ def fibrillation_flags(rec: dict[str, Any], gate: float) -> np.ndarray:
         THRESHOLDS["fibrillation_entropy"],
     )
     flags = np.zeros(len(rec["q"]), bool)
-    last: float | None = None
     for i, (q, t) in enumerate(zip(rec["q"], rec["det_s"], strict=True)):
         if q < gate:
-            last = None
-            continue
-        if last is not None:
-            check.push(t - last)
-        last = t
-        flags[i] = check.active
+            check.gap()
+        else:
+            flags[i] = check.beat(float(t))
     return flags
 
 

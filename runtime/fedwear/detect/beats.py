@@ -62,7 +62,6 @@ class BeatDetector(Detector):
         self._last_ectopic: dict[str, int] = {}
         self._since_event: dict[str, int] = {}
         self.fibrillation.reset()
-        self._last_t: int | None = None
         self._irregular = False
         self._noisy = False
 
@@ -72,7 +71,7 @@ class BeatDetector(Detector):
         if not np.all(np.isfinite(v)):
             self.flagged += 1
             self.tracker.reset()  # a gap: beats across it would have false RR intervals
-            self._last_t = None
+            self.fibrillation.gap()
             return []
         events: list[Event] = []
         for beat in self.tracker.push(w.t[-new:], v):
@@ -83,10 +82,7 @@ class BeatDetector(Detector):
         if beat.quality < self.min_quality:
             return self._unclassifiable(beat, stream)
         self._noisy = False
-        if self._last_t is not None:
-            self.fibrillation.push((beat.t_ns - self._last_t) / 1e9)
-        self._last_t = beat.t_ns
-        if self.fibrillation.active:
+        if self.fibrillation.beat(beat.t_ns / 1e9):
             beat.features[SEGMENT_SIZE:] = 0.0  # RR ratios of 1: an on-time beat
         probs = self.model.run(beat.features)[0].reshape(-1)
         k = int(np.argmax(probs))
@@ -134,7 +130,7 @@ class BeatDetector(Detector):
         if self.record_beats:
             self.beats.append((beat.t_ns, "Q"))
         self._v_run = 0
-        self._last_t = None
+        self.fibrillation.gap()
         if self._noisy or beat.quality == 0.0:  # 0.0: still learning the template
             return []
         self._noisy = True

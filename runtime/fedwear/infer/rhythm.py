@@ -30,7 +30,11 @@ class RhythmStats(NamedTuple):
 
 
 class FibrillationCheck:
-    """RR intervals in, one verdict out, over a sliding window of ``beats`` intervals."""
+    """RR intervals in, one verdict out, over a sliding window of ``beats`` intervals.
+
+    Feed it either the intervals (``push``) or the classified beats' times (``beat``, with
+    ``gap`` where no interval may be measured across).
+    """
 
     def __init__(self, beats: int, rmssd_ratio: float, entropy: float) -> None:
         if beats < 2 * ENTROPY_BINS:
@@ -43,13 +47,27 @@ class FibrillationCheck:
         spread = 1.96 * math.sqrt((16 * beats - 29) / 90)
         self.turning_range = (mean - spread, mean + spread)
         self._rr: deque[float] = deque(maxlen=beats)
+        self._last_beat_s: float | None = None
         self.latest: RhythmStats | None = None
         self.active = False
 
     def reset(self) -> None:
         self._rr.clear()
+        self._last_beat_s = None
         self.latest = None
         self.active = False
+
+    def beat(self, t_s: float) -> bool:
+        """A beat at ``t_s`` seconds: its interval from the previous one (unless a gap came
+        between) is pushed. Returns the verdict, as ``push`` does."""
+        if self._last_beat_s is not None:
+            self.push(t_s - self._last_beat_s)
+        self._last_beat_s = t_s
+        return self.active
+
+    def gap(self) -> None:
+        """No interval across here: an unclassifiable beat or missing samples."""
+        self._last_beat_s = None
 
     def push(self, rr_s: float) -> bool:
         """Add one RR interval; True while the last ``beats`` of them look fibrillating."""
