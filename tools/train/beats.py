@@ -45,10 +45,10 @@ THRESHOLDS = {
     "fibrillation_window_beats": 128,
     "fibrillation_rmssd_ratio": 0.1,
     "fibrillation_entropy": 0.7,
-    # Below this median correlation of on-time beats with their template a beat is Q
-    # (unclassifiable). 0.7 is a usual template-match bound in ECG signal-quality work;
-    # on DS1 it marks 1.3 % of beats (noisy stretches of 108, 207, 223), on the bundled
-    # walking chest ECG (median 0.39) nearly all.
+    # Below this median correlation of on-time beats (against the local and the long-run
+    # mean RR) with their template a beat is Q (unclassifiable). 0.7 is a usual
+    # template-match bound in ECG signal-quality work; on DS1 it marks about 1 % of beats
+    # (noisy stretches of 108 and 203), on the bundled walking chest ECG nearly all.
     "min_template_fit": 0.7,
 }
 LABELS = {c: i for i, c in enumerate(AAMI_CLASSES)}
@@ -336,7 +336,10 @@ a beat ectopic is how it differs from the wearer's own normal beat, while the ab
 shape depends on the lead and the device. Where the on-time beats stop matching the
 template (median correlation of the last 16 under {THRESHOLDS["min_template_fit"]}: noise,
 not the heart, shapes the trace) beats are labelled Q, unclassifiable, and raise no event;
-the figures below count them as missed.
+the figures below count them as missed. Only beats on time against the long-run mean RR
+as well as the last ten count here: in a run of tachycardia each beat soon comes on time
+against the last ten, and its shape differs from the template because of the rhythm (a T
+wave meeting the next P wave, a run of V beats), not because of noise.
 
 ## Tensors
 {tensors_md(card)}

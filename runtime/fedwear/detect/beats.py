@@ -16,7 +16,9 @@ called N.
 Beats whose recent on-time neighbours no longer match the wearer's template (motion or
 electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable, as AAMI
 EC57 does: they add no RR interval to the rhythm check, and the first of each such
-stretch raises one ``ecg_unclassifiable`` event instead of a false ectopic one.
+stretch raises one ``ecg_unclassifiable`` event instead of a false ectopic one. The beats
+of a run of tachycardia, early against the long-run rhythm, are not such neighbours
+(``fedwear.infer.beats``).
 """
 
 from __future__ import annotations

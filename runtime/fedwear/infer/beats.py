@@ -31,6 +31,11 @@ RR_GAIN = 2.0
 # template: ectopic beats are premature, so even every other beat being V (bigeminy)
 # leaves the template the wearer's normal beat.
 PREMATURE = 0.9
+# The template fit, which tells noise from heart, is taken only from beats on time
+# against the long-run mean RR too. In a run of tachycardia every beat is on time against
+# the last ten, yet its shape differs from the template for reasons of rhythm (its T wave
+# meets the next P wave, or it is a run of V beats), not noise: counted, such runs were
+# labelled unclassifiable instead of S or V.
 FIT_BEATS = 8
 TEMPLATE_BEATS = 32
 # The beat minus this wearer's recent median beat, then the RR features: the difference
@@ -45,8 +50,9 @@ class Beat:
     t_ns: int
     features: np.ndarray  # (BEAT_INPUT_SIZE,) float32, the classifier's input
     shape: np.ndarray  # (SEGMENT_SIZE,) float32, the beat itself, scaled like the template
-    # How well the wearer's recent on-time beats match their template (median correlation,
-    # 0 until FIT_BEATS of them): low when noise, not the heart, shapes the ECG.
+    # How well the wearer's recent on-time beats (against both the local and the long-run
+    # mean RR) match their template (median correlation, 0 until FIT_BEATS of them): low
+    # when noise, not the heart, shapes the ECG.
     quality: float
 
 
@@ -129,7 +135,7 @@ class BeatTracker:
             recent = self._recent[: min(self._recent_count, TEMPLATE_BEATS)]
             template = np.median(recent if len(recent) else shape[None], axis=0).astype(np.float32)
             if pre >= PREMATURE * local or self._recent_count == 0:
-                if self._recent_count:
+                if self._recent_count and pre >= PREMATURE * self._rr_long:
                     self._fit.append(_correlation(shape, template))
                 self._recent[self._recent_count % TEMPLATE_BEATS] = shape
                 self._recent_count += 1
