@@ -47,8 +47,9 @@ THRESHOLDS = {
     "fibrillation_entropy": 0.7,
     # Below this median correlation of on-time beats (against the local and the long-run
     # mean RR) with their template a beat is Q (unclassifiable). 0.7 is a usual
-    # template-match bound in ECG signal-quality work; on DS1 it marks about 1 % of beats
-    # (noisy stretches of 108 and 203), on the bundled walking chest ECG nearly all.
+    # template-match bound in ECG signal-quality work; on DS1 it marks 2 % of detected
+    # beats (mostly noisy stretches of 108, 207 and 203), on the bundled walking chest
+    # ECG all.
     "min_template_fit": 0.7,
 }
 LABELS = {c: i for i, c in enumerate(AAMI_CLASSES)}
