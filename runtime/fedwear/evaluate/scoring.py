@@ -44,13 +44,16 @@ def confusion(
     det_s: np.ndarray,
     det_cls: list[str],
     from_s: float = 0.0,
+    excluded: np.ndarray | None = None,
 ) -> dict[tuple[str, str], int]:
     """Counts of (reference class, detected class); "-" marks a missed or extra beat.
 
     Beats before ``from_s`` seconds, reference or detected, are not counted: EC57's
-    learning period (300 s) for a classifier that adapts to its patient.
+    learning period (300 s) for a classifier that adapts to its patient. Nor are beats
+    within the (start, end) seconds of ``excluded``: the reference's ventricular flutter
+    episodes, where EC57's comparator (bxb) counts no detection.
     """
-    ref, det = np.asarray(ref_s) >= from_s, np.asarray(det_s) >= from_s
+    ref, det = counted(ref_s, from_s, excluded), counted(det_s, from_s, excluded)
     ref_cls = [c for c, keep in zip(ref_cls, ref, strict=True) if keep]
     det_cls = [c for c, keep in zip(det_cls, det, strict=True) if keep]
     ref_s, det_s = np.asarray(ref_s)[ref], np.asarray(det_s)[det]
@@ -64,6 +67,15 @@ def confusion(
         if k not in matched:
             counts[("-", dc)] = counts.get(("-", dc), 0) + 1
     return counts
+
+
+def counted(times_s: np.ndarray, from_s: float, excluded: np.ndarray | None) -> np.ndarray:
+    """Which of these beat times are scored: from ``from_s`` on, outside ``excluded``."""
+    t = np.asarray(times_s, dtype=np.float64)
+    keep = t >= from_s
+    for start, end in np.empty((0, 2)) if excluded is None else excluded:
+        keep &= (t < start) | (t > end)
+    return keep
 
 
 def aami_stats(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, float | None]]:

@@ -1,0 +1,65 @@
+"""EC57 beat scoring: what counts, and the reference's ventricular flutter left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fedwear.evaluate.scoring import aami_stats, confusion
+
+
+def test_matches_misses_and_extra_detections() -> None:
+    ref_s, ref_cls = np.array([1.0, 2.0, 3.0]), ["N", "V", "N"]
+    det_s, det_cls = np.array([1.05, 2.1, 2.5]), ["N", "V", "V"]
+    counts = confusion(ref_cls, ref_s, det_s, det_cls)
+    assert counts == {("N", "N"): 1, ("V", "V"): 1, ("N", "-"): 1, ("-", "V"): 1}
+    v = aami_stats(counts)["V"]
+    assert (v["se"], v["ppv"]) == (100.0, 50.0)
+
+
+def test_detections_in_ventricular_flutter_are_not_counted() -> None:
+    """EC57's comparator (bxb) counts no beat inside a reference flutter episode: the
+    annotators label flutter waves, not beats, so a detector's "beats" there are
+    neither right nor wrong."""
+    ref_s, ref_cls = np.array([1.0, 2.0, 5.0]), ["N", "N", "V"]
+    det_s = np.array([1.0, 2.0, 3.0, 3.3, 3.6, 5.0])
+    det_cls = ["N", "N", "V", "V", "V", "V"]
+    plain = confusion(ref_cls, ref_s, det_s, det_cls)
+    assert plain[("-", "V")] == 3
+    flutter = np.array([[2.5, 4.0]])
+    counts = confusion(ref_cls, ref_s, det_s, det_cls, excluded=flutter)
+    assert counts == {("N", "N"): 2, ("V", "V"): 1}
+    # The learning period and the flutter episodes combine.
+    late = confusion(ref_cls, ref_s, det_s, det_cls, from_s=1.5, excluded=flutter)
+    assert late == {("N", "N"): 1, ("V", "V"): 1}
+
+
+def test_mitbih_reference_reads_flutter_episodes(tmp_path: Path) -> None:
+    wfdb = pytest.importorskip("wfdb", reason="the wfdb extra is not installed")
+    from fedwear.evaluate.references import mitbih_reference
+
+    fs = 250
+    wfdb.wrsamp(
+        "vf",
+        fs=fs,
+        units=["mV"],
+        sig_name=["MLII"],
+        p_signal=np.zeros((10 * fs, 1)),
+        fmt=["212"],
+        write_dir=str(tmp_path),
+    )
+    marks = [(1.0, "N"), (2.0, "V"), (3.0, "["), (3.2, "!"), (3.5, "!"), (4.0, "]")]
+    marks += [(5.0, "N"), (8.0, "["), (8.4, "!")]  # the record ends in flutter
+    wfdb.wrann(
+        "vf",
+        "atr",
+        np.array([round(t * fs) for t, _ in marks]),
+        symbol=[s for _, s in marks],
+        write_dir=str(tmp_path),
+    )
+    ref = mitbih_reference(tmp_path / "vf.hea")
+    assert ref.times.tolist() == [1.0, 2.0, 5.0]
+    assert ref.classes == ["N", "V", "N"]
+    assert ref.flutter.tolist() == [[3.0, 4.0], [8.0, 10.0]]
