@@ -291,6 +291,9 @@ def test_eval_beats_json_has_aami_figures(data_dir: Path) -> None:
     overall = json.loads(r.stdout)["overall"]
     assert set(overall) >= {"N", "S", "V"}
     assert {"se", "ppv"} <= set(overall["V"])
+    assert overall["ventricular_flutter_s"] == 0.0  # 119 has no flutter episode
+    table = _fedwear("eval", "beats", str(data_dir / "mitbih")).stdout
+    assert "flutter s" in table.splitlines()[0]
 
 
 def test_eval_beats_learning_period_leaves_the_template_warm_up_out(data_dir: Path) -> None:

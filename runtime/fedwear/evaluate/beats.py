@@ -65,7 +65,13 @@ def evaluate_beats(
     return {
         "learning_period_s": learning_period_s,
         "per_record": per,
-        "overall": {**aami_stats(total), "unclassifiable": unclassifiable(total)},
+        "overall": {
+            **aami_stats(total),
+            "unclassifiable": unclassifiable(total),
+            "ventricular_flutter_s": round(
+                sum(r["ventricular_flutter_s"] for r in per.values()), 1
+            ),
+        },
     }
 
 
