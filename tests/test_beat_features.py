@@ -9,19 +9,25 @@ from fedwear.infer.beats import RR_FEATURES, SEGMENT_SIZE, Beat, BeatTracker
 RATE = 250.0
 
 
-def bigeminy(seconds: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """A narrow upright normal beat, then a wide inverted premature one, and so on."""
+def trace(beats: list[tuple[float, bool]], seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """A trace with a beat at each (time, wide): narrow upright or wide inverted."""
     t = np.arange(int(seconds * RATE)) / RATE
     x = np.zeros_like(t)
-    kinds, at, normal = [], 0.5, True
-    while at < seconds - 1:
-        width, height = (0.012, 1.0) if normal else (0.04, -1.3)
+    for at, wide in beats:
+        width, height = (0.04, -1.3) if wide else (0.012, 1.0)
         x += height * np.exp(-0.5 * ((t - at) / width) ** 2)
-        kinds.append("N" if normal else "V")
+    return np.round(t * 1e9).astype(np.int64), x[:, None]
+
+
+def bigeminy(seconds: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A narrow upright normal beat, then a wide inverted premature one, and so on."""
+    beats, at, normal = [], 0.5, True
+    while at < seconds - 1:
+        beats.append((at, not normal))
         at += 0.5 if normal else 1.1  # coupling interval, then the compensatory pause
         normal = not normal
-    ns = np.round(t * 1e9).astype(np.int64)
-    return ns, x[:, None], kinds
+    t, x = trace(beats, seconds)
+    return t, x, ["V" if wide else "N" for _, wide in beats]
 
 
 def beats_of(t: np.ndarray, x: np.ndarray) -> list[Beat]:
@@ -65,16 +71,6 @@ def test_quality_is_high_on_clean_beats_and_low_when_noise_shapes_them() -> None
     wander = np.convolve(rng.normal(0, 1.0, len(t)), np.ones(15) / 15, mode="same")[:, None]
     noisy = beats_of(t, x + wander)
     assert np.median([b.quality for b in noisy[30:]]) < 0.7
-
-
-def trace(beats: list[tuple[float, bool]], seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """A trace with a beat at each (time, wide): narrow upright or wide inverted."""
-    t = np.arange(int(seconds * RATE)) / RATE
-    x = np.zeros_like(t)
-    for at, wide in beats:
-        width, height = (0.04, -1.3) if wide else (0.012, 1.0)
-        x += height * np.exp(-0.5 * ((t - at) / width) ** 2)
-    return np.round(t * 1e9).astype(np.int64), x[:, None]
 
 
 def test_a_run_of_tachycardia_is_not_taken_for_noise() -> None:
