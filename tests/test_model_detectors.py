@@ -186,6 +186,63 @@ def test_heart_rate_unexplained_by_motion_is_an_event() -> None:
     assert abs(det.wrist.tracker.bpm - 130) < 6
 
 
+def _still_wrist_recording(folder: Path, bpm: float, seconds: int) -> None:
+    """An EDF in the wrist-PPG set's layout: a still wrist, PPG and chest ECG beats at
+    ``bpm``, and the beat annotations beside it."""
+    import pyedflib
+
+    fs = 256
+    t = np.arange(seconds * fs) / fs
+    beats = np.arange(0.5, seconds - 0.5, 60 / bpm)
+    rng = np.random.default_rng(3)
+    channels = {
+        "chest_ecg": np.zeros_like(t),
+        "wrist_ppg": 1000 + 50 * np.sin(2 * np.pi * (bpm / 60) * t),
+        **{f"wrist_gyro_{a}": rng.normal(0, 0.2, len(t)) for a in "xyz"},
+        **{
+            f"acc_{a}": rng.normal(g, 0.01, len(t))
+            for a, g in zip("xyz", (0, 0, 9.81), strict=True)
+        },
+    }
+    writer = pyedflib.EdfWriter(str(folder / "still.edf"), len(channels))
+    headers = []
+    for label, x in channels.items():
+        unit = (
+            "mV" if "ecg" in label or "ppg" in label else "degs^-1" if "gyro" in label else "ms^-2"
+        )
+        lo, hi = float(np.floor(x.min())) - 1, float(np.ceil(x.max())) + 1  # EDF: 8 chars
+        headers.append(
+            {
+                "label": label,
+                "dimension": unit,
+                "sample_frequency": fs,
+                "physical_min": lo,
+                "physical_max": hi,
+                "digital_min": -32768,
+                "digital_max": 32767,
+            }
+        )
+    writer.setSignalHeaders(headers)
+    writer.writeSamples(list(channels.values()))
+    writer.close()
+    rows = ["      Time   Sample #  Type  Sub Chan  Num\tAux"]
+    rows += [f"{b:12.3f} {round(b * fs):>8}     N    0    0    0" for b in beats]
+    (folder / "still.txt").write_text("\n".join(rows) + "\n")
+
+
+def test_eval_counts_heart_rate_the_motion_does_not_explain(tmp_path: Path) -> None:
+    """130 BPM on a still wrist for 60 s: one event, counted per recording and per hour."""
+    from fedwear.evaluate.ppg import evaluate_ppg
+
+    _still_wrist_recording(tmp_path, 130.0, 60)
+    result = evaluate_ppg(tmp_path, lambda: detector("ppg_hr"))
+    assert result["per_recording"]["still"]["unexplained_events"] == 1
+    overall = result["overall"]
+    assert overall["unexplained_events"] == 1
+    assert overall["unexplained_events_per_hour"] == pytest.approx(60, rel=0.02)  # 1 in 60 s
+    assert "unexplained HR events" in format_table({"detector": "ppg-hr", **result})
+
+
 def test_normal_detector_scores_every_step() -> None:
     det = detector("normal")
     det.record_scores = True

@@ -90,10 +90,11 @@ def format_table(result: dict[str, Any]) -> str:
 
         rows = [row(k, v) for k, v in result["per_subject"].items()]
     elif detector == "ppg-hr":
-        header = ["recording", "MAE bpm", "windows"]
+        header = ["recording", "MAE bpm", "windows", "hours", "unexplained HR events"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
-            return [name, _fmt(r["mae_bpm"]), _fmt(r["windows"])]
+            keys = ("mae_bpm", "windows", "hours", "unexplained_events")
+            return [name] + [_fmt(r[k]) for k in keys]
 
         rows = [row(k, v) for k, v in result["per_recording"].items()]
     else:
@@ -105,9 +106,7 @@ def format_table(result: dict[str, Any]) -> str:
 
         rows = [row(k, v) for k, v in result["per_recording"].items()]
     overall = result["overall"]
-    if detector == "ppg-hr":
-        rows.append(["overall", _fmt(overall["mae_bpm"]), _fmt(overall["windows"])])
-    elif detector == "normal":
+    if detector == "normal":
         rows.append(
             [
                 "overall",

@@ -1,4 +1,9 @@
-"""PPG heart-rate figures: mean absolute error against the chest ECG's reviewed beats."""
+"""PPG heart-rate figures: mean absolute error against the chest ECG's reviewed beats, and
+how often the detector calls the heart rate unexplained by motion.
+
+On recordings of exercise, such as the wrist PPG set, the rate is always explained by the
+exercise, so every ``heart_rate_unexplained`` event there is a false alarm.
+"""
 
 from __future__ import annotations
 
@@ -43,12 +48,15 @@ def evaluate_ppg(
     config = Config()
     per: dict[str, Any] = {}
     errors_all: list[float] = []
+    unexplained_all, hours_all = 0, 0.0
     det = make_detector()  # one model and interpreter for the whole folder
     det.record_estimates = True
     for path in paths:
         beats = read_beat_text(beats_for(path))
         det.estimates.clear()  # run_recording resets the rest of its state
-        run_recording(path, config, [det])
+        events, summary = run_recording(path, config, [det])
+        unexplained = sum(e.kind == "heart_rate_unexplained" for e in events)
+        hours = float(summary.recording_s) / 3600
         errors, trace = [], []
         for t_ns, bpm, _conf in det.estimates:
             ref = reference_bpm(beats, t_ns / 1e9)
@@ -58,9 +66,13 @@ def evaluate_ppg(
         per[path.stem] = {
             "mae_bpm": round(float(np.mean(errors)), 2) if errors else None,
             "windows": len(errors),
+            "hours": round(hours, 3),
+            "unexplained_events": unexplained,
             "trace": trace,
         }
         errors_all += errors
+        unexplained_all += unexplained
+        hours_all += hours
     overall = {
         "mae_bpm": round(float(np.mean(errors_all)), 2) if errors_all else None,
         "mean_of_recordings_mae_bpm": round(
@@ -69,5 +81,8 @@ def evaluate_ppg(
         if errors_all
         else None,
         "windows": len(errors_all),
+        "hours": round(hours_all, 3),
+        "unexplained_events": unexplained_all,
+        "unexplained_events_per_hour": round(unexplained_all / hours_all, 2) if hours_all else None,
     }
     return {"per_recording": per, "overall": overall}
