@@ -69,6 +69,21 @@ def test_every_runtime_dependency_has_an_rdepends_entry() -> None:
         assert recipe in PROVIDED_UPSTREAM or recipe in ours, f"no recipe provides {recipe}"
 
 
+def test_every_build_requirement_is_a_native_dependency() -> None:
+    """bitbake builds the wheel without isolation: what [build-system] asks for must come
+    as -native recipes (setuptools with the python_setuptools_build_meta class)."""
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    text = RECIPE.read_text()
+    depends = set(variable(text, "DEPENDS").split())
+    inherited = re.search(r"^inherit (.*)$", text, flags=re.MULTILINE)
+    from_class = (
+        {"setuptools"} if inherited and "python_setuptools_build_meta" in inherited[1] else set()
+    )
+    for requirement in build:
+        name = pypi_name(requirement)
+        assert name in from_class or f"python3-{name}-native" in depends, requirement
+
+
 def test_rdepends_are_all_provided() -> None:
     ours = {p.name.split("_")[0] for p in LAYER.rglob("*.bb")}
     for path in recipes():
