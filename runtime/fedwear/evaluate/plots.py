@@ -150,9 +150,9 @@ def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
                     "PPG estimate": [(t, b) for t, b, _ in trace],
                     "chest ECG": [(t, r) for t, _, r in trace],
                 },
-                f"{name}: heart rate",
+                f"{name}: heart rate (dashed: heart_rate_unexplained events)",
                 "BPM",
-                [],
+                first["unexplained_event_s"],
                 directory / "ppg_hr_timeline.png",
             )
         )

@@ -55,7 +55,7 @@ def evaluate_ppg(
         beats = read_beat_text(beats_for(path))
         det.estimates.clear()  # run_recording resets the rest of its state
         events, summary = run_recording(path, config, [det])
-        unexplained = sum(e.kind == "heart_rate_unexplained" for e in events)
+        unexplained = [round(e.t_ns / 1e9, 1) for e in events if e.kind == "heart_rate_unexplained"]
         hours = float(summary.recording_s) / 3600
         errors, trace = [], []
         for t_ns, bpm, _conf in det.estimates:
@@ -67,11 +67,12 @@ def evaluate_ppg(
             "mae_bpm": round(float(np.mean(errors)), 2) if errors else None,
             "windows": len(errors),
             "hours": round(hours, 3),
-            "unexplained_events": unexplained,
+            "unexplained_events": len(unexplained),
+            "unexplained_event_s": unexplained,
             "trace": trace,
         }
         errors_all += errors
-        unexplained_all += unexplained
+        unexplained_all += len(unexplained)
         hours_all += hours
     overall = {
         "mae_bpm": round(float(np.mean(errors_all)), 2) if errors_all else None,
