@@ -76,38 +76,29 @@ def test_hub_emulator_to_fedwear_run_through_a_pty(tmp_path: Path) -> None:
     # whatever the machine's speed (throughput is tools/bench/intake_pty.py's job).
     config = tmp_path / "big-rings.toml"
     config.write_text("[ring]\nseconds = 256\n")
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fedwear.cli",
-            "hub-emulator",
-            "--link",
-            str(link),
-            "--speed",
-            "40",
-        ],
+    with subprocess.Popen(
+        [sys.executable, "-m", "fedwear.cli", "hub-emulator", "--link", str(link), "--speed", "40"],
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not link.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        result = fedwear(
-            "run",
-            "--source",
-            "uart",
-            "--port",
-            str(link),
-            "--event-log",
-            str(tmp_path / "e.jsonl"),
-            "--config",
-            str(config),
-        )
-    finally:
-        emulator.wait(timeout=60)
-    assert emulator.returncode == 0
+    ) as emulator:
+        try:
+            deadline = time.monotonic() + 30
+            while not link.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            result = fedwear(
+                "run",
+                "--source",
+                "uart",
+                "--port",
+                str(link),
+                "--event-log",
+                str(tmp_path / "e.jsonl"),
+                "--config",
+                str(config),
+            )
+        finally:
+            _, emulator_err = emulator.communicate(timeout=60)
+    assert emulator.returncode == 0, emulator_err
     summary = lines(result.stdout)[-1]
     # The emulator closes the pty when the recording ends: the hub is "unplugged".
     assert result.returncode == ExitCode.SOURCE_LOST

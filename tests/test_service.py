@@ -59,8 +59,8 @@ def received(listener: Listener) -> list[tuple[float, str]]:
 
 def test_ready_status_and_stopping(notify_socket) -> None:  # type: ignore[no-untyped-def]
     path, sock = notify_socket
-    n = Notifier({"NOTIFY_SOCKET": str(path)})
-    assert n.ready("reading replay") and n.status("ok") and n.stopping()
+    with Notifier({"NOTIFY_SOCKET": str(path)}) as n:
+        assert n.ready("reading replay") and n.status("ok") and n.stopping()
     assert [m for _, m in received(sock)] == [
         "READY=1\nSTATUS=reading replay",
         "STATUS=ok",
@@ -73,7 +73,8 @@ def test_abstract_socket_address() -> None:
     name = f"fedwear-test-{os.getpid()}"
     sock.bind("\0" + name)
     sock.settimeout(1)
-    assert Notifier({"NOTIFY_SOCKET": "@" + name}).ready()
+    with Notifier({"NOTIFY_SOCKET": "@" + name}) as n:
+        assert n.ready()
     assert sock.recv(100) == b"READY=1"
     sock.close()
 
@@ -81,9 +82,9 @@ def test_abstract_socket_address() -> None:
 def test_a_full_queue_never_blocks(tmp_path: Path) -> None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # bound, never read
     sock.bind(str(tmp_path / "busy"))
-    n = Notifier({"NOTIFY_SOCKET": str(tmp_path / "busy")})
-    start = time.monotonic()
-    results = [n.status(f"n={i}") for i in range(200)]
+    with Notifier({"NOTIFY_SOCKET": str(tmp_path / "busy")}) as n:
+        start = time.monotonic()
+        results = [n.status(f"n={i}") for i in range(200)]
     assert time.monotonic() - start < 5
     assert results[0] and not all(results)  # the first are queued, the rest dropped
     sock.close()
@@ -119,18 +120,18 @@ class Hang(Detector):
 
 def test_a_hung_main_loop_stops_the_watchdog_pings(notify_socket) -> None:  # type: ignore[no-untyped-def]
     path, sock = notify_socket
-    n = Notifier({"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "200000"})
     config = load_config(overrides={"source.pace": "realtime"})
     stop_at = time.monotonic() + 6
-    summary = run_pipeline(
-        config,
-        open_source(config),
-        [Hang()],
-        [],
-        should_stop=lambda: time.monotonic() > stop_at,
-        on_progress=lambda f, s: n.watchdog(),
-        on_ready=n.ready,
-    )
+    with Notifier({"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "200000"}) as n:
+        summary = run_pipeline(
+            config,
+            open_source(config),
+            [Hang()],
+            [],
+            should_stop=lambda: time.monotonic() > stop_at,
+            on_progress=lambda f, s: n.watchdog(),
+            on_ready=n.ready,
+        )
     assert summary.windows > 0
     pings = [t for t, m in received(sock) if m == "WATCHDOG=1"]
     gaps = [b - a for a, b in itertools.pairwise(pings)]

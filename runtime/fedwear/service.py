@@ -74,6 +74,12 @@ class Notifier:
             self._sock.close()
             self._sock = None
 
+    def __enter__(self) -> Notifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 # sd-daemon(3) priority prefixes, read by journald from a service's stderr.
 _PRIORITY = {
