@@ -13,6 +13,7 @@ import pytest
 
 from fedwear.config import Config
 from fedwear.detect.base import Window
+from fedwear.detect.fall import FallDetector
 from fedwear.detect.models import build_model_detectors, load_detector
 from fedwear.evaluate.command import format_table
 from fedwear.evaluate.runner import run_recording
@@ -31,10 +32,24 @@ def detector(name: str):
 
 def test_fall_trial_gives_one_fall_event(data_dir: Path) -> None:
     path = next((data_dir / "mobifall").glob("FOL_acc_*.txt"))
-    events, _ = run_recording(path, Config(), [detector("fall")])
+    fall = detector("fall")
+    events, _ = run_recording(path, Config(), [fall])
     falls = [e for e in events if e.kind == "fall"]
     assert len(falls) == 1
-    assert falls[0].value is not None and falls[0].value >= 0.5
+    assert falls[0].value is not None and falls[0].value >= fall.threshold
+    assert fall.threshold == fall.model.card.param("thresholds", "score")
+
+
+def test_fall_score_threshold_decides(data_dir: Path) -> None:
+    """The training tool sweeps the threshold: above the trial's score, the same fall is
+    no longer reported."""
+    path = next((data_dir / "mobifall").glob("FOL_acc_*.txt"))
+    fall = detector("fall")
+    events, _ = run_recording(path, Config(), [fall])
+    score = next(e.value for e in events if e.kind == "fall")
+    higher = FallDetector(fall.model, RATES["imu"], score_threshold=min(1.0, score + 0.01))
+    events, _ = run_recording(path, Config(), [higher])
+    assert not [e for e in events if e.kind == "fall"]
 
 
 def test_walking_gives_no_fall() -> None:

@@ -22,12 +22,17 @@ class FallDetector(Detector):
     name = "fall"
     streams = frozenset({"imu"})
 
-    def __init__(self, model: QuantizedModel, rate_hz: float) -> None:
+    def __init__(
+        self, model: QuantizedModel, rate_hz: float, score_threshold: float | None = None
+    ) -> None:
+        """``score_threshold`` overrides the card's (the training tool sweeps it)."""
         card = model.card
         self.model = model
         self.rate = card.stream_rate("imu", rate_hz)
         self.window = round(float(card.param("preprocessing", "window_s")) * self.rate)
-        self.threshold = float(card.param("thresholds", "score"))
+        self.threshold = (
+            float(card.param("thresholds", "score")) if score_threshold is None else score_threshold
+        )
         self.still_g = float(card.param("thresholds", "stillness_std_g"))
         self.still_from = round(float(card.param("thresholds", "stillness_from_s")) * self.rate)
         self.still_to = round(float(card.param("thresholds", "stillness_to_s")) * self.rate)
