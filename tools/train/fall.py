@@ -44,7 +44,7 @@ RATE_HZ = 100.0
 WINDOW = 400
 PRE = {"imu_rate_hz": RATE_HZ, "window_s": 4.0, "model_rate_hz": 50.0}
 THRESHOLDS = {
-    "score": 0.5,  # replaced by the threshold chosen on held-out subjects (choose_threshold)
+    "score": 0.5,  # the classical baseline's; the model ships with choose_threshold's
     "stillness_std_g": 0.25,
     "stillness_from_s": 1.0,
     "stillness_to_s": 3.0,
