@@ -61,6 +61,8 @@ THRESHOLD_GRID = (0.5, 0.6, 0.7, 0.8, 0.9)
 RECALL_TARGET = 95.0  # percent of falls
 FALSE_ALARM_TARGET = 1.0  # per hour of daily activities
 INNER_FOLDS = 3
+# The fall CNN and the classical baseline go through the same folds, sweeps and rule.
+SCORERS = ("model", "classical")
 
 
 def windows_of(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -204,51 +206,49 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         parts = [part for s in chosen for part in per_subject[s]]
         return tuple(np.concatenate([part[k] for part in parts]) for k in range(3))  # type: ignore[return-value]
 
-    def trained(chosen: list[str]) -> tuple[Any, Any]:
+    def trained(chosen: list[str]) -> dict[str, Any]:
         """The int8 engine of a model trained on these subjects, and the classical baseline
         trained on the same windows (it runs through the same detector and pipeline)."""
         x, y, activity = stack(chosen)
         content = to_tflite(fit(x, y, activity), x[:: max(1, len(x) // 1000)])
         engine = engine_for(card_dict("fall", content, PRE, THRESHOLDS), content, work)
         classical = fit_logistic(np.stack([fall_features(w) for w in x]), y)
-        return engine, ClassicalScorer(engine.card, classical, fall_features, positive_only=True)
+        baseline = ClassicalScorer(engine.card, classical, fall_features, positive_only=True)
+        return {"model": engine, "classical": baseline}
+
+    def grid() -> dict[float, dict[str, Any]]:
+        return {t: {} for t in THRESHOLD_GRID}
 
     subjects = sorted(per_subject)
-    outer: dict[float, dict[str, Any]] = {t: {} for t in THRESHOLD_GRID}
-    outer_classical: dict[float, dict[str, Any]] = {t: {} for t in THRESHOLD_GRID}
-    per: dict[str, Any] = {}  # nested: each subject at the threshold its fold chose
-    per_classical: dict[str, Any] = {}  # the same for the baseline, its own thresholds
-    chosen_per_fold: dict[str, float] = {}
-    chosen_classical: dict[str, float] = {}
+    # For the model and for the baseline alike: every held-out subject at every threshold,
+    # each subject at the threshold its fold chose (nested), and the thresholds chosen.
+    outer = {name: grid() for name in SCORERS}
+    nested: dict[str, dict[str, Any]] = {name: {} for name in SCORERS}
+    fold_thresholds: dict[str, dict[str, float]] = {name: {} for name in SCORERS}
     for fold in group_folds(subjects, 4):
         train = [s for s in subjects if s not in fold]
-        inner: dict[float, dict[str, Any]] = {t: {} for t in THRESHOLD_GRID}
-        inner_classical: dict[float, dict[str, Any]] = {t: {} for t in THRESHOLD_GRID}
+        inner = {name: grid() for name in SCORERS}
         for inner_fold in group_folds(train, INNER_FOLDS):
-            engine, scorer = trained([s for s in train if s not in inner_fold])
-            for t, figures in sweep(engine, folder, inner_fold).items():
-                inner[t].update(figures)
-            for t, figures in sweep(scorer, folder, inner_fold).items():
-                inner_classical[t].update(figures)
-        threshold = choose_threshold(inner)
-        threshold_classical = choose_threshold(inner_classical)
-        chosen_per_fold[", ".join(fold)] = threshold
-        chosen_classical[", ".join(fold)] = threshold_classical
-        engine, scorer = trained(train)
-        for t, figures in sweep(engine, folder, fold).items():
-            outer[t].update(figures)
-        for t, figures in sweep(scorer, folder, fold).items():
-            outer_classical[t].update(figures)
-        for s in fold:
-            per[s] = {**outer[threshold][s], "threshold": threshold}
-            per_classical[s] = {**outer_classical[threshold_classical][s]}
-        print("fall fold", fold, "thresholds", threshold, threshold_classical, flush=True)
+            for name, scorer in trained([s for s in train if s not in inner_fold]).items():
+                for t, figures in sweep(scorer, folder, inner_fold).items():
+                    inner[name][t].update(figures)
+        for name, scorer in trained(train).items():
+            threshold = choose_threshold(inner[name])
+            fold_thresholds[name][", ".join(fold)] = threshold
+            for t, figures in sweep(scorer, folder, fold).items():
+                outer[name][t].update(figures)
+            for s in fold:
+                nested[name][s] = {**outer[name][threshold][s], "threshold": threshold}
+        chosen = {name: fold_thresholds[name][", ".join(fold)] for name in SCORERS}
+        print("fall fold", fold, "thresholds", chosen, flush=True)
+    per = nested["model"]
     overall = pooled(per)
-    overall_classical = pooled(per_classical)
-    classical_at_half = pooled(outer_classical[0.5])
-    model_at_half = pooled(outer[0.5])
-    sweep_overall = {t: pooled(figures) for t, figures in outer.items()}
-    thresholds = {**THRESHOLDS, "score": choose_threshold(outer)}
+    overall_classical = pooled(nested["classical"])
+    chosen_per_fold, chosen_classical = fold_thresholds["model"], fold_thresholds["classical"]
+    classical_at_half = pooled(outer["classical"][0.5])
+    model_at_half = pooled(outer["model"][0.5])
+    sweep_overall = {t: pooled(figures) for t, figures in outer["model"].items()}
+    thresholds = {**THRESHOLDS, "score": choose_threshold(outer["model"])}
     x, y, activity = stack(list(per_subject))
     model = fit(x, y, activity)
     rep = x[:: max(1, len(x) // 1000)]
