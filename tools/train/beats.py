@@ -22,6 +22,7 @@ from common import (
     average_of,
     card_dict,
     engine_for,
+    fresh_names,
     group_folds,
     md_table,
     predict_engine,
@@ -115,6 +116,7 @@ def fit(x: np.ndarray, y: np.ndarray) -> Any:
     """ENSEMBLE networks, each from its own seed, averaged in one graph (one .tflite)."""
     counts = np.bincount(y, minlength=3).astype(float)
     weights = {i: float(counts.max() / max(c, 1.0)) ** 0.75 for i, c in enumerate(counts)}
+    fresh_names()
     members = []
     for k in range(ENSEMBLE):
         seed_everything(SEED + k)

@@ -42,6 +42,16 @@ def seed_everything(seed: int = SEED) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(1)
 
 
+def fresh_names() -> None:
+    """Layer names count from zero again, so a model file's bytes (its tensor names) do not
+    depend on how many models this process trained before it: `--only NAME` writes the same
+    file as the full build. Call once per fitted model, not per ensemble member (names in
+    one graph must differ)."""
+    from tensorflow import keras
+
+    keras.backend.clear_session()
+
+
 def group_folds(groups: Sequence[str], k: int) -> list[list[str]]:
     """Split the distinct groups (subjects or records) into k folds, round robin, sorted."""
     names = sorted(set(groups))

@@ -26,6 +26,7 @@ from common import (
     average_of,
     card_dict,
     engine_for,
+    fresh_names,
     group_folds,
     md_table,
     save_model,
@@ -124,6 +125,7 @@ def sample_weights(y: np.ndarray, activity: np.ndarray) -> np.ndarray:
 
 
 def fit(x: np.ndarray, y: np.ndarray, activity: np.ndarray) -> Any:
+    fresh_names()
     members = []
     for k in range(ENSEMBLE):
         seed_everything(SEED + k)

@@ -21,6 +21,7 @@ from common import (
     ROOT,
     card_dict,
     engine_for,
+    fresh_names,
     md_table,
     save_model,
     seed_everything,
@@ -69,6 +70,7 @@ def build() -> Any:
 
 
 def fit(x: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray]:
+    fresh_names()
     mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
     z = (x - mean) / std
     model = build()

@@ -18,6 +18,7 @@ from common import (
     ROOT,
     card_dict,
     engine_for,
+    fresh_names,
     md_table,
     save_model,
     seed_everything,
@@ -86,6 +87,7 @@ def build() -> Any:
 
 
 def fit(x: np.ndarray, bpm: np.ndarray) -> Any:
+    fresh_names()
     model = build()
     model.fit(x, soft_target(bpm), batch_size=32, epochs=60, verbose=0)
     return model
