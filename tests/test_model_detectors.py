@@ -353,9 +353,14 @@ def test_device_config_runs_without_a_corrupted_model(tmp_path: Path) -> None:
 def test_eval_fall_json(data_dir: Path) -> None:
     r = _fedwear("eval", "fall", str(data_dir / "mobifall"), "--json")
     assert r.returncode == 0, r.stderr
-    overall = json.loads(r.stdout)["overall"]
+    result = json.loads(r.stdout)
+    overall = result["overall"]
     assert overall["recall"] == 100.0
     assert overall["false_alarms_per_hour"] is None  # the sample has no daily activities
+    # The window scores behind the event, for curves at other thresholds.
+    (trial,) = result["recordings"]
+    assert trial["trace"] and trial["max_score"] == max(v for _, v in trial["trace"])
+    assert trial["max_score"] >= result["score_threshold"] > 0
 
 
 def test_eval_beats_json_has_aami_figures(data_dir: Path) -> None:
@@ -394,6 +399,15 @@ def test_eval_table_and_plots(tmp_path: Path) -> None:
     assert "wrist_walk_excerpt" in r.stdout and "overall" in r.stdout
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == ["ppg_hr_mae.png", "ppg_hr_timeline.png"]
+    assert all((tmp_path / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+def test_eval_fall_plots(tmp_path: Path, data_dir: Path) -> None:
+    pytest.importorskip("matplotlib")
+    r = _fedwear("eval", "fall", str(data_dir / "mobifall"), "--plots", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == ["fall_per_subject.png", "fall_roc_pr.png", "fall_timeline.png"]
     assert all((tmp_path / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..config import Config
 from ..detect.base import Detector
+from ..detect.fall import FallDetector
 from ..errors import DatasetError
 from ..ingest.recordings import recordings_in
 from .references import mobifall_label
@@ -24,16 +25,26 @@ def subject_of(path: Path) -> str:
 
 
 def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[str, Any]:
-    """Every MobiFall-style recording under ``folder``, through the pipeline."""
+    """Every MobiFall-style recording under ``folder``, through the pipeline.
+
+    Each recording also gets its window scores (``trace``) and the largest (``max_score``):
+    ROC and PR curves over scores show what a different threshold would do, which the
+    events, cut at the shipped threshold, cannot.
+    """
     paths = [p for p in recordings_in(folder) if p.suffix == ".txt"]
     if not paths:
         raise DatasetError("no MobiFall *_acc_*.txt recordings", path=str(folder), code="empty")
     config = Config()
     detector = make_detector()
+    scores: list[tuple[int, float]] = []
+    if isinstance(detector, FallDetector):
+        detector.record_scores = True
+        scores = detector.scores
     per: dict[str, dict[str, Any]] = {}
     records = []
     for path in paths:
         code, is_fall = mobifall_label(path)
+        scores.clear()  # run_recording resets the rest of the detector's state
         events, summary = run_recording(path, config, [detector])
         falls = [e for e in events if e.kind == "fall"]
         s = per.setdefault(
@@ -53,9 +64,13 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
                 "fall": is_fall,
                 "events": [e.to_dict() for e in falls],
                 "seconds": round(summary.recording_s, 2),
+                "max_score": round(max((v for _, v in scores), default=0.0), 4),
+                "trace": [(round(t / 1e9, 2), round(v, 4)) for t, v in scores],
             }
         )
+    threshold = detector.threshold if isinstance(detector, FallDetector) else None
     return {
+        "score_threshold": threshold,
         "per_subject": {k: _figures(v) for k, v in sorted(per.items())},
         "overall": _figures(_sum(per.values())),
         "recordings": records,

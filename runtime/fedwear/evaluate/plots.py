@@ -99,19 +99,32 @@ def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
             )
         )
         recs = result["recordings"]
-        scores = np.array([max([e["value"] for e in r["events"]], default=0.0) for r in recs])
+        scores = np.array([r["max_score"] for r in recs])
         labels = np.array([r["fall"] for r in recs])
         out.append(
-            _roc_pr(plt, scores, labels, "fall events per recording", directory / "fall_roc_pr.png")
+            _roc_pr(
+                plt, scores, labels, "largest score per recording", directory / "fall_roc_pr.png"
+            )
         )
-        example = next((r for r in recs if r["fall"] and r["events"]), None)
+        example = next((r for r in recs if r["fall"] and r["events"]), None) or next(
+            (r for r in recs if r["fall"]), None
+        )
         if example is not None:
             out.append(
                 _timeline(
                     plt,
-                    {},
-                    f"{example['recording']}: fall events",
-                    "",
+                    {
+                        "fall score": example["trace"],
+                        "threshold": [
+                            (t, result["score_threshold"])
+                            for t in (example["trace"][0][0], example["trace"][-1][0])
+                        ]
+                        if example["trace"] and result["score_threshold"] is not None
+                        else [],
+                    },
+                    f"{example['recording']}: score at each window's end "
+                    "(dashed: fall at its impact)",
+                    "score",
                     [e["t"] for e in example["events"]],
                     directory / "fall_timeline.png",
                 )
