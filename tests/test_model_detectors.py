@@ -267,6 +267,21 @@ def test_normal_detector_scores_every_step() -> None:
     assert len(scores) > 40 and np.all(np.isfinite(scores))
 
 
+def test_eval_normal_reports_alarm_times_and_threshold() -> None:
+    from fedwear.evaluate.normal import evaluate_normal
+
+    det = detector("normal")
+    quiet = evaluate_normal(bundled_recording().parent, lambda: det)
+    det.threshold = 0.0  # every score is over it: the detector must alarm
+    loud = evaluate_normal(bundled_recording().parent, lambda: det)
+    for result in (quiet, loud):
+        (rec,) = result["per_recording"].values()
+        assert len(rec["alarm_s"]) == rec["alarms"]
+        assert all(0 <= t <= 121 for t in rec["alarm_s"])
+    assert quiet["score_threshold"] > 0 and loud["score_threshold"] == 0.0
+    assert next(iter(loud["per_recording"].values()))["alarms"] > 0
+
+
 def test_ppg_hr_and_normal_share_one_heart_rate_stage() -> None:
     """Both need the spectra and the heart-rate model every 2 s: computed once, not twice,
     and each detector sees the same rate as it would alone."""

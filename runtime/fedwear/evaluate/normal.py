@@ -29,9 +29,11 @@ def evaluate_normal(folder: Path, make_detector: Callable[[], Any]) -> dict[str,
         det.scores.clear()  # run_recording resets the rest of its state
         events, summary = run_recording(path, config, [det])
         scores = np.array([s for _, s in det.scores])
-        n = sum(1 for e in events if e.kind == "not_my_normal")
+        alarm_s = [round(e.t_ns / 1e9, 1) for e in events if e.kind == "not_my_normal"]
+        n = len(alarm_s)
         per[path.stem] = {
             "alarms": n,
+            "alarm_s": alarm_s,
             "hours": round(summary.recording_s / 3600, 4),
             "windows": len(scores),
             "score_p50": round(float(np.median(scores)), 4) if len(scores) else None,
@@ -44,6 +46,7 @@ def evaluate_normal(folder: Path, make_detector: Callable[[], Any]) -> dict[str,
         alarms += n
         seconds += summary.recording_s
     return {
+        "score_threshold": det.threshold,
         "per_recording": per,
         "overall": {
             "alarms": alarms,

@@ -81,6 +81,14 @@ def _timeline(
     return path
 
 
+def _level(trace: list[Any], result: dict[str, Any]) -> list[tuple[float, float]]:
+    """The detector's score threshold as a line across a trace's time span."""
+    level = result.get("score_threshold")
+    if not trace or level is None:
+        return []
+    return [(trace[0][0], level), (trace[-1][0], level)]
+
+
 def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
     plt = _pyplot()
     directory.mkdir(parents=True, exist_ok=True)
@@ -113,15 +121,7 @@ def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
             out.append(
                 _timeline(
                     plt,
-                    {
-                        "fall score": example["trace"],
-                        "threshold": [
-                            (t, result["score_threshold"])
-                            for t in (example["trace"][0][0], example["trace"][-1][0])
-                        ]
-                        if example["trace"] and result["score_threshold"] is not None
-                        else [],
-                    },
+                    {"fall score": example["trace"], "threshold": _level(example["trace"], result)},
                     f"{example['recording']}: score at each window's end "
                     "(dashed: fall at its impact)",
                     "score",
@@ -185,10 +185,10 @@ def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
         out.append(
             _timeline(
                 plt,
-                {"score": first["trace"]},
-                f"{name}: anomaly score",
+                {"score": first["trace"], "threshold": _level(first["trace"], result)},
+                f"{name}: anomaly score (dashed: not_my_normal alarms)",
                 "score",
-                [],
+                first["alarm_s"],
                 directory / "normal_timeline.png",
             )
         )
