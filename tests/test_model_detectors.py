@@ -386,7 +386,14 @@ def test_eval_beats_json_has_aami_figures(data_dir: Path) -> None:
     assert set(overall) >= {"N", "S", "V"}
     assert {"se", "ppv"} <= set(overall["V"])
     assert overall["ventricular_flutter_s"] == 0.0  # 119 has no flutter episode
-    table = format_table(json.loads(r.stdout))
+    result = json.loads(r.stdout)
+    # 119's excerpt has V beats (bigeminy) among N: both kinds, so a V curve with an area.
+    assert 0.5 < result["curves"]["V"]["auc"] <= 1.0 and result["curves"]["V"]["roc"]
+    timeline = result["per_record"]["119_60s"]["timeline"]
+    assert {c for _, _, c in timeline["beats"]} >= {"N", "V"}
+    assert any(kind == "ectopic_beat" for _, kind in timeline["events"])
+    assert all(0 <= t <= 120 for t, _ in timeline["events"])
+    table = format_table(result)
     assert "flutter s" in table.splitlines()[0]
 
 
@@ -424,6 +431,15 @@ def test_eval_fall_plots(tmp_path: Path, data_dir: Path) -> None:
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == ["fall_per_subject.png", "fall_roc_pr.png", "fall_timeline.png"]
     assert all((tmp_path / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+def test_eval_beats_plots(tmp_path: Path, data_dir: Path) -> None:
+    pytest.importorskip("wfdb")
+    pytest.importorskip("matplotlib")
+    r = _fedwear("eval", "beats", str(data_dir / "mitbih"), "--plots", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == ["beats_per_record.png", "beats_roc_pr.png", "beats_timeline.png"]
 
 
 def test_eval_bad_folders(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fedwear.evaluate.scoring import aami_stats, confusion
+from fedwear.evaluate.scoring import aami_stats, class_scores, confusion, curve_points
 
 
 def test_matches_misses_and_extra_detections() -> None:
@@ -63,3 +63,34 @@ def test_mitbih_reference_reads_flutter_episodes(tmp_path: Path) -> None:
     assert ref.times.tolist() == [1.0, 2.0, 5.0]
     assert ref.classes == ["N", "V", "N"]
     assert ref.flutter.tolist() == [[3.0, 4.0], [8.0, 10.0]]
+
+
+def test_class_scores_rows_follow_the_confusion_counts() -> None:
+    """One row per counted reference beat (zeros when missed), one per extra detection."""
+    ref_s, ref_cls = np.array([1.0, 2.0, 3.0, 4.0]), ["N", "V", "N", "F"]
+    det_s = np.array([1.05, 2.1, 2.5, 4.0])
+    det_scores = np.array([[0.9, 0.05, 0.05], [0.1, 0.1, 0.8], [0.2, 0.1, 0.7], [0.5, 0.0, 0.5]])
+    classes, scores = class_scores(ref_cls, ref_s, det_s, det_scores)
+    # N at 1 s, V at 2 s, N at 3 s (missed: zeros); F is not scored; 2.5 s is extra.
+    assert list(classes) == ["N", "V", "N", "-"]
+    np.testing.assert_allclose(scores[:, 2], [0.05, 0.8, 0.0, 0.7])
+    later, _ = class_scores(ref_cls, ref_s, det_s, det_scores, from_s=1.5)
+    assert list(later) == ["V", "N", "-"]
+
+
+def test_curve_points() -> None:
+    perfect = curve_points(np.array([0.9, 0.8, 0.2, 0.1]), np.array([1, 1, 0, 0]))
+    assert perfect["auc"] == 1.0
+    assert perfect["roc"][0] == [0.0, 0.0] and perfect["roc"][-1] == [1.0, 1.0]
+    assert [1.0, 1.0] in perfect["pr"]  # all positives found before any negative
+    backwards = curve_points(np.array([0.1, 0.2, 0.8, 0.9]), np.array([1, 1, 0, 0]))
+    assert backwards["auc"] == 0.0
+    tied = curve_points(np.array([0.5, 0.5, 0.5, 0.5]), np.array([1, 0, 1, 0]))
+    assert tied["auc"] == 0.5 and tied["roc"] == [[0.0, 0.0], [1.0, 1.0]]
+    thinned = curve_points(np.linspace(0, 1, 1000), np.arange(1000) % 2 == 0, points=11)
+    assert len(thinned["roc"]) == 11 and thinned["auc"] == pytest.approx(0.5, abs=0.01)
+    assert curve_points(np.array([0.3, 0.4]), np.array([0, 0])) == {
+        "auc": None,
+        "roc": [],
+        "pr": [],
+    }

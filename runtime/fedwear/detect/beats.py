@@ -53,6 +53,9 @@ class BeatDetector(Detector):
         self.min_quality = float(card.param("thresholds", "min_template_fit"))
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
+        # With each recorded beat, the class probabilities its label came from; zeros for a
+        # Q beat, and S's is 0 while the fibrillation check rules S out (ROC curves).
+        self.beat_scores: list[np.ndarray] = []
         self.record_beats = False
         self.flagged = 0
         self.unclassifiable = 0
@@ -89,6 +92,11 @@ class BeatDetector(Detector):
         probs = self.model.run(beat.features)[0].reshape(-1)
         k = int(np.argmax(probs))
         cls = self.classes[k]
+        if self.record_beats:
+            scores = probs.astype(np.float64)
+            if self.fibrillation.active and "S" in self.classes:
+                scores[self.classes.index("S")] = 0.0
+            self.beat_scores.append(scores)
         if cls == "S" and self.fibrillation.active:
             cls = "N"
         if self.record_beats:
@@ -131,6 +139,7 @@ class BeatDetector(Detector):
         self.unclassifiable += 1
         if self.record_beats:
             self.beats.append((beat.t_ns, "Q"))
+            self.beat_scores.append(np.zeros(len(self.classes)))
         self._v_run = 0
         self.fibrillation.gap()
         if self._noisy or beat.quality == 0.0:  # 0.0: still learning the template

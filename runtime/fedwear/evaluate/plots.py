@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FedwearError
+from .scoring import curve_points
 
 
 def _pyplot() -> Any:
@@ -41,21 +42,40 @@ def _bars(
     return path
 
 
-def _roc_pr(plt: Any, scores: np.ndarray, labels: np.ndarray, title: str, path: Path) -> Path:
-    order = np.argsort(-scores)
-    y = labels[order].astype(bool)
-    tp, fp = np.cumsum(y), np.cumsum(~y)
-    tpr, fpr = tp / max(1, y.sum()), fp / max(1, (~y).sum())
-    precision = tp / np.maximum(1, tp + fp)
+def _roc_pr(plt: Any, curves: dict[str, dict[str, Any]], title: str, path: Path) -> Path:
+    """ROC and PR curves (scoring.curve_points), one line per label."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.5))
-    a.plot(np.r_[0, fpr], np.r_[0, tpr])
+    for label, c in curves.items():
+        if c["roc"]:
+            a.plot(*zip(*c["roc"], strict=True), label=f"{label} (AUC {c['auc']:.3f})")
+            b.plot(*zip(*c["pr"], strict=True), label=label)
     a.set_xlabel("false positive rate")
     a.set_ylabel("true positive rate")
     a.set_title(f"ROC, {title}")
-    b.plot(np.r_[0, tpr], np.r_[1, precision])
     b.set_xlabel("recall")
     b.set_ylabel("precision")
     b.set_title(f"PR, {title}")
+    a.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _beat_timeline(plt: Any, name: str, timeline: dict[str, Any], path: Path) -> Path:
+    """RR intervals of a record's first beats, coloured by class, with the events."""
+    colours = {"N": "tab:gray", "S": "tab:orange", "V": "tab:red", "Q": "black"}
+    fig, ax = plt.subplots(figsize=(8, 3))
+    for cls, colour in colours.items():
+        pts = [(t, rr) for t, rr, c in timeline["beats"] if c == cls and rr is not None]
+        if pts:
+            ax.scatter(*zip(*pts, strict=True), s=8, color=colour, label=cls)
+    for t, kind in timeline["events"]:
+        ax.axvline(t, color="red" if kind == "ventricular_run" else "tab:blue", lw=0.8, ls="--")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("RR before the beat (s)")
+    ax.set_title(f"{name}: beats by class (dashed: events; red: ventricular runs)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -107,11 +127,12 @@ def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
             )
         )
         recs = result["recordings"]
-        scores = np.array([r["max_score"] for r in recs])
-        labels = np.array([r["fall"] for r in recs])
+        curves = curve_points(
+            np.array([r["max_score"] for r in recs]), np.array([r["fall"] for r in recs])
+        )
         out.append(
             _roc_pr(
-                plt, scores, labels, "largest score per recording", directory / "fall_roc_pr.png"
+                plt, {"fall": curves}, "largest score per recording", directory / "fall_roc_pr.png"
             )
         )
         example = next((r for r in recs if r["fall"] and r["events"]), None) or next(
@@ -141,6 +162,12 @@ def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
                 "AAMI figures per record",
                 directory / "beats_per_record.png",
             )
+        )
+        out.append(_roc_pr(plt, result["curves"], "ectopic beats", directory / "beats_roc_pr.png"))
+        # The record whose first minutes hold the most ectopic beats, else the first.
+        name = max(per, key=lambda n: sum(c in "SV" for _, _, c in per[n]["timeline"]["beats"]))
+        out.append(
+            _beat_timeline(plt, name, per[name]["timeline"], directory / "beats_timeline.png")
         )
     elif d == "ppg-hr":
         per = result["per_recording"]

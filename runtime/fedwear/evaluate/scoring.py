@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["AAMI_CLASSES", "aami_class", "aami_stats", "match_beats"]
+__all__ = [
+    "AAMI_CLASSES",
+    "aami_class",
+    "aami_stats",
+    "class_scores",
+    "curve_points",
+    "match_beats",
+]
 
 import numpy as np
 
@@ -96,3 +103,63 @@ def aami_stats(counts: dict[tuple[str, str], int]) -> dict[str, dict[str, float 
             "reference_beats": ref,
         }
     return out
+
+
+def class_scores(
+    ref_cls: list[str],
+    ref_s: np.ndarray,
+    det_s: np.ndarray,
+    det_scores: np.ndarray,
+    from_s: float = 0.0,
+    excluded: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """What ROC and PR curves per class are drawn from: one row per counted N/S/V reference
+    beat (its class, and the scores of the detection matched to it, zeros if missed), then
+    one per extra detection (class "-", a negative for every class), as `confusion` counts.
+    ``det_scores`` holds one row of per-class scores (AAMI_CLASSES order) per detection.
+    """
+    ref, det = counted(ref_s, from_s, excluded), counted(det_s, from_s, excluded)
+    ref_cls = [c for c, keep in zip(ref_cls, ref, strict=True) if keep]
+    det_scores = np.asarray(det_scores, dtype=np.float64).reshape(len(det_s), -1)[det]
+    match = match_beats(np.asarray(ref_s)[ref], np.asarray(det_s)[det])
+    rows = [
+        (rc, det_scores[m] if m >= 0 else np.zeros(len(AAMI_CLASSES)))
+        for rc, m in zip(ref_cls, match, strict=True)
+        if rc in AAMI_CLASSES
+    ]
+    extra = np.setdiff1d(np.arange(len(det_scores)), match[match >= 0])
+    rows += [("-", det_scores[k]) for k in extra]
+    classes = np.array([c for c, _ in rows], dtype=object)
+    scores = np.stack([v for _, v in rows]) if rows else np.zeros((0, len(AAMI_CLASSES)))
+    return classes, scores
+
+
+def curve_points(
+    scores: np.ndarray, positive: np.ndarray, points: int = 101
+) -> dict[str, float | list[list[float]] | None]:
+    """ROC (false/true positive rate) and PR (recall/precision) at every distinct score,
+    thinned to about ``points`` per curve, with the ROC's area. None where a class has no
+    positives or no negatives."""
+    scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return {"auc": None, "roc": [], "pr": []}
+    order = np.argsort(-scores, kind="stable")
+    s, y = scores[order], positive[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    tp, fp = np.cumsum(y)[last_of_tie], np.cumsum(~y)[last_of_tie]
+    tpr, fpr = np.r_[0.0, tp / n_pos], np.r_[0.0, fp / n_neg]
+    precision = np.r_[1.0, tp / (tp + fp)]
+    keep = np.unique(np.linspace(0, len(tpr) - 1, min(points, len(tpr))).round().astype(int))
+    return {
+        # the trapezoid rule by hand: numpy 1.26 has no np.trapezoid, numpy 2 deprecates trapz
+        "auc": round(float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2)), 4),
+        "roc": [
+            [round(float(a), 4), round(float(b), 4)]
+            for a, b in zip(fpr[keep], tpr[keep], strict=True)
+        ],
+        "pr": [
+            [round(float(a), 4), round(float(b), 4)]
+            for a, b in zip(tpr[keep], precision[keep], strict=True)
+        ],
+    }
