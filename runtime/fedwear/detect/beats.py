@@ -92,15 +92,10 @@ class BeatDetector(Detector):
         probs = self.model.run(beat.features)[0].reshape(-1)
         k = int(np.argmax(probs))
         cls = self.classes[k]
-        if self.record_beats:
-            scores = probs.astype(np.float64)
-            if self.fibrillation.active and "S" in self.classes:
-                scores[self.classes.index("S")] = 0.0
-            self.beat_scores.append(scores)
         if cls == "S" and self.fibrillation.active:
             cls = "N"
         if self.record_beats:
-            self.beats.append((beat.t_ns, cls))
+            self._record(beat.t_ns, cls, probs)
         events = []
         if cls in ("S", "V"):
             self._since_event[cls] = self._since_event.get(cls, 0) + 1
@@ -135,11 +130,17 @@ class BeatDetector(Detector):
         events += self._rhythm(beat.t_ns, stream)
         return events
 
+    def _record(self, t_ns: int, cls: str, probs: np.ndarray) -> None:
+        scores = probs.astype(np.float64)
+        if self.fibrillation.active and "S" in self.classes:
+            scores[self.classes.index("S")] = 0.0  # the check rules S out, whatever p(S)
+        self.beats.append((t_ns, cls))
+        self.beat_scores.append(scores)
+
     def _unclassifiable(self, beat: Beat, stream: str) -> list[Event]:
         self.unclassifiable += 1
         if self.record_beats:
-            self.beats.append((beat.t_ns, "Q"))
-            self.beat_scores.append(np.zeros(len(self.classes)))
+            self._record(beat.t_ns, "Q", np.zeros(len(self.classes)))
         self._v_run = 0
         self.fibrillation.gap()
         if self._noisy or beat.quality == 0.0:  # 0.0: still learning the template
