@@ -54,7 +54,7 @@ def evaluate_beats(
             ref.classes,
             ref.times,
             det_s,
-            np.array(det.beat_scores).reshape(len(det_s), len(AAMI_CLASSES)),
+            np.array(det.beat_scores),
             learning_period_s,
             excluded=ref.flutter,
         )

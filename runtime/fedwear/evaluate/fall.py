@@ -37,9 +37,10 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
     config = Config()
     detector = make_detector()
     scores: list[tuple[int, float]] = []
+    threshold = None
     if isinstance(detector, FallDetector):
         detector.record_scores = True
-        scores = detector.scores
+        scores, threshold = detector.scores, detector.threshold
     per: dict[str, dict[str, Any]] = {}
     records = []
     for path in paths:
@@ -68,7 +69,6 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
                 "trace": [(round(t / 1e9, 2), round(v, 4)) for t, v in scores],
             }
         )
-    threshold = detector.threshold if isinstance(detector, FallDetector) else None
     return {
         "score_threshold": threshold,
         "per_subject": {k: _figures(v) for k, v in sorted(per.items())},

@@ -60,12 +60,9 @@ def confusion(
     within the (start, end) seconds of ``excluded``: the reference's ventricular flutter
     episodes, where EC57's comparator (bxb) counts no detection.
     """
-    ref, det = counted(ref_s, from_s, excluded), counted(det_s, from_s, excluded)
-    ref_cls = [c for c, keep in zip(ref_cls, ref, strict=True) if keep]
+    ref_cls, det, match = counted_match(ref_cls, ref_s, det_s, from_s, excluded)
     det_cls = [c for c, keep in zip(det_cls, det, strict=True) if keep]
-    ref_s, det_s = np.asarray(ref_s)[ref], np.asarray(det_s)[det]
     counts: dict[tuple[str, str], int] = {}
-    match = match_beats(ref_s, det_s)
     for rc, m in zip(ref_cls, match, strict=True):
         key = (rc, det_cls[m] if m >= 0 else "-")
         counts[key] = counts.get(key, 0) + 1
@@ -74,6 +71,20 @@ def confusion(
         if k not in matched:
             counts[("-", dc)] = counts.get(("-", dc), 0) + 1
     return counts
+
+
+def counted_match(
+    ref_cls: list[str],
+    ref_s: np.ndarray,
+    det_s: np.ndarray,
+    from_s: float,
+    excluded: np.ndarray | None,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The counted reference beats' classes, which detections are counted (a mask), and
+    for each counted reference beat the index of its counted detection (or -1)."""
+    ref, det = counted(ref_s, from_s, excluded), counted(det_s, from_s, excluded)
+    kept = [c for c, keep in zip(ref_cls, ref, strict=True) if keep]
+    return kept, det, match_beats(np.asarray(ref_s)[ref], np.asarray(det_s)[det])
 
 
 def counted(times_s: np.ndarray, from_s: float, excluded: np.ndarray | None) -> np.ndarray:
@@ -118,10 +129,10 @@ def class_scores(
     one per extra detection (class "-", a negative for every class), as `confusion` counts.
     ``det_scores`` holds one row of per-class scores (AAMI_CLASSES order) per detection.
     """
-    ref, det = counted(ref_s, from_s, excluded), counted(det_s, from_s, excluded)
-    ref_cls = [c for c, keep in zip(ref_cls, ref, strict=True) if keep]
-    det_scores = np.asarray(det_scores, dtype=np.float64).reshape(len(det_s), -1)[det]
-    match = match_beats(np.asarray(ref_s)[ref], np.asarray(det_s)[det])
+    ref_cls, det, match = counted_match(ref_cls, ref_s, det_s, from_s, excluded)
+    det_scores = np.asarray(det_scores, dtype=np.float64).reshape(len(det_s), len(AAMI_CLASSES))[
+        det
+    ]
     rows = [
         (rc, det_scores[m] if m >= 0 else np.zeros(len(AAMI_CLASSES)))
         for rc, m in zip(ref_cls, match, strict=True)
