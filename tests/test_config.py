@@ -38,6 +38,9 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ("[detectors.heart_rate]\nenabled = 1\n", "detectors.heart_rate.enabled"),
         ("[window]\nseconds = 2\nhop_seconds = 3\n", "window.hop_seconds"),
         ("window = 3\n", "window"),
+        ("[ble]\nbacklog = 0\n", "ble.backlog"),
+        ("[ble]\nname = '" + "x" * 30 + "'\n", "ble.name"),
+        ("[ble]\ntransport = 'hci0'\n", "ble.transport"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, text: str, key: str) -> None:

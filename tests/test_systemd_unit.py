@@ -57,5 +57,7 @@ def test_unit_declares_what_the_runtime_relies_on() -> None:
     assert {"CPUQuota", "MemoryMax", "Nice", "StartLimitBurst"} <= set(s)
     assert s["ProtectSystem"] == ["strict"] and s["NoNewPrivileges"] == ["yes"]
     assert "AF_BLUETOOTH" in s["RestrictAddressFamilies"][0]
+    # The HCI user channel (BLE over hci-socket) needs CAP_NET_ADMIN; nothing else is kept.
+    assert s["CapabilityBoundingSet"] == s["AmbientCapabilities"] == ["CAP_NET_ADMIN"]
     assert "char-iio r" in s["DeviceAllow"] and "char-ttyS rw" in s["DeviceAllow"]
     assert s["ExecStart"][0].startswith("/usr/bin/fedwear run")

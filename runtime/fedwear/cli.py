@@ -86,6 +86,19 @@ def _parser() -> argparse.ArgumentParser:
         "(AAMI EC57 uses 300); default 0, every beat counts",
     )
 
+    lis = sub.add_parser(
+        "listen",
+        help="receive a wearable's events over Bluetooth LE and print them (docs/ble.md)",
+    )
+    lis.add_argument(
+        "--transport",
+        required=True,
+        help="the HCI controller as a bumble transport: usb:0, serial:/dev/ttyUSB0, hci-socket:0",
+    )
+    lis.add_argument("--address", help="connect to this address instead of scanning")
+    lis.add_argument("--count", type=int, help="stop after this many events")
+    lis.add_argument("--timeout", type=float, help="stop after this many seconds")
+
     cfg = sub.add_parser("config", help="print the effective configuration as TOML")
     cfg.add_argument("--config", type=Path, help="TOML configuration file")
     return p
@@ -152,6 +165,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sinks: list[Any] = [EventLog(config.event_log_path())]
     if config.events.stdout:
         sinks.append(stdout_sink)
+    if config.ble.enabled:
+        sinks.append(_ble_uplink(config))
     bar = ProgressBar(sys.stderr, "replay" if config.source.kind == "replay" else "run")
     notifier = Notifier()
 
@@ -190,6 +205,62 @@ def _cmd_run(args: argparse.Namespace) -> int:
         f"ended: {summary.ended}; events logged to {config.event_log_path()}",
     )
     return ExitCode.SOURCE_LOST if summary.source_lost else ExitCode.OK
+
+
+def _ble_uplink(config: Any) -> Any:
+    """The BLE event sink; it starts in the background and degrades on its own."""
+    try:
+        from .ble.uplink import EventUplink
+    except ImportError as exc:  # bumble missing from the image: run without BLE
+        from .events import NullSink
+
+        log.warning("Bluetooth off: %s; running without the BLE uplink", exc)
+        return NullSink()
+    uplink = EventUplink(config.ble.transport, name=config.ble.name, backlog=config.ble.backlog)
+    uplink.start()
+    return uplink
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    from .ble.listener import listen
+    from .errors import BleError, describe
+
+    async def receive() -> dict[str, int]:
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, done.set)
+        if args.timeout is not None:
+            loop.call_later(args.timeout, done.set)
+        received = 0
+
+        def show(message: dict[str, Any]) -> None:
+            nonlocal received
+            print(json.dumps(message, separators=(",", ":")), flush=True)
+            received += 1
+            if args.count is not None and received >= args.count:
+                done.set()
+
+        scan_s = args.timeout if args.timeout is not None else 30.0
+        return await listen(
+            args.transport, show, address=args.address, scan_timeout=scan_s, stop=done
+        )
+
+    try:
+        counts = asyncio.run(receive())
+    except Exception as exc:  # whatever the stack raised: one line (the trace with -v)
+        log.debug("listen failed", exc_info=True)
+        raise BleError(f"{args.transport}: {describe(exc)}", code="link") from None
+    log.info(
+        "listen: %d events, %d repeats dropped, %d bad messages",
+        counts["messages"],
+        counts["duplicates"],
+        counts["rejected"],
+    )
+    return ExitCode.OK
 
 
 def _cmd_hub_emulator(args: argparse.Namespace) -> int:
@@ -266,11 +337,14 @@ def main(argv: list[str] | None = None) -> int:
         else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=[handler])
+    # bumble logs every HCI step at INFO; its warnings and errors still reach the journal.
+    logging.getLogger("bumble").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     commands = {
         "run": _cmd_run,
         "hub-emulator": _cmd_hub_emulator,
         "config": _cmd_config,
         "eval": _cmd_eval,
+        "listen": _cmd_listen,
     }
     try:
         return int(commands[args.command](args))

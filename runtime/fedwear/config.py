@@ -129,6 +129,18 @@ class EventsConfig:
 
 
 @dataclass
+class BleConfig:
+    # Send events to a phone or gateway over Bluetooth LE (a GATT peripheral; docs/ble.md).
+    # Without a controller the run goes on without it (one warning).
+    enabled: bool = False
+    # The HCI controller as a bumble transport: "hci-socket:0" (the kernel's hci0, which
+    # bluetoothd must not hold), "serial:/dev/ttyS2,1000000" (a UART controller), "usb:0".
+    transport: str = "hci-socket:0"
+    name: str = "fedwear"  # the advertised name
+    backlog: int = 64  # events kept while no central listens; the oldest go first
+
+
+@dataclass
 class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     streams: StreamsConfig = field(default_factory=StreamsConfig)
@@ -136,6 +148,7 @@ class Config:
     window: WindowConfig = field(default_factory=WindowConfig)
     detectors: DetectorsConfig = field(default_factory=DetectorsConfig)
     events: EventsConfig = field(default_factory=EventsConfig)
+    ble: BleConfig = field(default_factory=BleConfig)
 
     def stream_rates(self) -> dict[str, float]:
         """Enabled streams and their rates."""
@@ -239,6 +252,15 @@ def validate(config: Config) -> Config:
         )
     if not 1 <= config.source.uart.baudrate <= 20_000_000:
         raise ConfigError("out of range", key="source.uart.baudrate")
+    if not 1 <= config.ble.backlog <= 10_000:
+        raise ConfigError("must be between 1 and 10000", key="ble.backlog")
+    if not 0 < len(config.ble.name.encode()) <= 29:  # a scan response holds 29 bytes of name
+        raise ConfigError("must be 1 to 29 bytes of UTF-8", key="ble.name")
+    if ":" not in config.ble.transport:
+        raise ConfigError(
+            "must be a bumble transport such as hci-socket:0 or serial:/dev/ttyS2",
+            key="ble.transport",
+        )
     return config
 
 

@@ -9,6 +9,7 @@ Each class also subclasses the builtin a caller would naturally catch.
 from __future__ import annotations
 
 __all__ = [
+    "BleError",
     "ConfigError",
     "DatasetError",
     "DecodeError",
@@ -18,6 +19,7 @@ __all__ = [
     "NativeError",
     "RingError",
     "SourceError",
+    "describe",
 ]
 
 from enum import IntEnum
@@ -34,6 +36,7 @@ class ExitCode(IntEnum):
     DATASET = 30
     NATIVE = 40
     MODEL = 50
+    BLE = 60
     INTERRUPTED = 130
 
 
@@ -118,3 +121,17 @@ class ModelError(FedwearError, ValueError):
     def __init__(self, message: str, *, path: str = "", code: str = "invalid") -> None:
         super().__init__(f"{path}: {message}" if path else message, code=code)
         self.path = path
+
+
+class BleError(FedwearError, OSError):
+    """No Bluetooth controller, no wearable in range, or a link that failed."""
+
+    namespace = "ble"
+    exit_code = ExitCode.BLE
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an exception, ours or a third-party stack's: its message, named."""
+    if isinstance(exc, FedwearError):
+        return str(exc.args[0])
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

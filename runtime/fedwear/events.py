@@ -7,7 +7,7 @@ the next ``EventLog`` ends it before appending, so only the interrupted event is
 
 from __future__ import annotations
 
-__all__ = ["EventLog", "JsonLinesSink", "read_event_log"]
+__all__ = ["EventLog", "JsonLinesSink", "NullSink", "read_event_log"]
 
 import json
 import os
@@ -33,6 +33,16 @@ class JsonLinesSink:
 
     def close(self) -> None:
         self.stream.flush()
+
+
+class NullSink:
+    """Takes events and drops them: a sink whose transport is unavailable."""
+
+    def event(self, event: Event) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 class EventLog:

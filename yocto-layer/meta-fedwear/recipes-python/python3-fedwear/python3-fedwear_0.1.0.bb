@@ -41,7 +41,9 @@ do_install_ptest:append() {
 
 RDEPENDS:${PN} += "\
     fedwear-models \
+    python3-bumble \
     python3-cffi \
+    python3-msgpack \
     python3-numpy \
     python3-pyedflib \
     python3-pyserial \

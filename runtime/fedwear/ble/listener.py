@@ -1,0 +1,115 @@
+"""A central that receives a wearable's events: ``fedwear listen``.
+
+It finds a wearable by its service UUID in the advertisements (or connects to a given
+address), asks for a larger ATT MTU, subscribes to the events characteristic and hands
+each checked message to a callback. A malformed fragment or message is logged and
+skipped; the link stays up. The copy of a message that the wearable sends again after a
+link loss is dropped (same ``boot`` and ``seq``).
+
+With a bumble transport this runs on any HCI controller, which is also how the tests run
+it: against a wearable on a virtual link of bumble controllers.
+"""
+
+from __future__ import annotations
+
+__all__ = ["listen"]
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bumble.core import UUID, AdvertisingData
+from bumble.device import Advertisement, Device, Peer
+from bumble.hci import Address
+from bumble.transport import open_transport
+
+from ..errors import BleError, DecodeError
+from .messages import Reassembler, decode_message
+from .uuids import EVENTS_CHARACTERISTIC, SERVICE
+
+log = logging.getLogger("fedwear.ble")
+
+_MTU = 247  # what most phones ask for: a 100-byte event then fits in one fragment
+
+
+async def _find_wearable(device: Device, timeout: float) -> Address:
+    found: asyncio.Future[Address] = asyncio.get_running_loop().create_future()
+    service = UUID(SERVICE)
+
+    def on_advertisement(advertisement: Advertisement) -> None:
+        uuids = advertisement.data.get(AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS)
+        if not found.done() and uuids and service in uuids:
+            found.set_result(advertisement.address)
+
+    device.on("advertisement", on_advertisement)
+    await device.start_scanning(filter_duplicates=True)
+    try:
+        return await asyncio.wait_for(found, timeout)
+    except TimeoutError:
+        raise BleError(
+            f"no fedwear wearable advertised within {timeout:g} s", code="not-found"
+        ) from None
+    finally:
+        device.remove_listener("advertisement", on_advertisement)
+        await device.stop_scanning()
+
+
+async def listen(
+    transport: str,
+    on_message: Callable[[dict[str, Any]], None],
+    *,
+    address: str | None = None,
+    scan_timeout: float = 30.0,
+    stop: asyncio.Event | None = None,
+) -> dict[str, int]:
+    """Receive events until ``stop`` is set or the link drops; returns the counts."""
+    counts = {"messages": 0, "duplicates": 0, "rejected": 0}
+    seen: set[tuple[int, int]] = set()
+    reassembler = Reassembler()
+
+    def on_fragment(data: bytes) -> None:
+        try:
+            whole = reassembler.feed(data)
+            if whole is None:
+                return
+            message = decode_message(whole)
+        except DecodeError as exc:
+            counts["rejected"] += 1
+            log.warning("BLE: dropped a bad message: %s", exc)
+            return
+        key = (message["boot"], message["seq"])
+        if key in seen:
+            counts["duplicates"] += 1
+            return
+        seen.add(key)
+        counts["messages"] += 1
+        on_message(message)
+
+    async with await open_transport(transport) as hci:
+        device = Device.with_hci(
+            "fedwear-listen", Address.generate_static_address(), hci.source, hci.sink
+        )
+        await device.power_on()
+        target = Address(address) if address else await _find_wearable(device, scan_timeout)
+        log.info("BLE: connecting to %s", target)
+        connection = await device.connect(target)
+        lost = asyncio.Event()
+        connection.on("disconnection", lambda reason: lost.set())
+        peer = Peer(connection)
+        await peer.request_mtu(_MTU)
+        await peer.discover_service(SERVICE)
+        await peer.discover_characteristics()
+        characteristics = peer.get_characteristics_by_uuid(UUID(EVENTS_CHARACTERISTIC))
+        if not characteristics:
+            raise BleError(f"{target} has no fedwear events characteristic", code="not-fedwear")
+        await peer.subscribe(characteristics[0], on_fragment, prefer_notify=False)
+        waits = [asyncio.create_task(lost.wait())]
+        if stop is not None:
+            waits.append(asyncio.create_task(stop.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        if not lost.is_set():
+            await connection.disconnect()
+    return counts

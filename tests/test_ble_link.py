@@ -1,0 +1,249 @@
+"""The BLE uplink and listener over a real Bluetooth host stack on a virtual radio link.
+
+There is no Bluetooth controller here, so the tests start bumble's virtual controllers
+(``python -m bumble.apps.controllers``): two software controllers on one virtual link,
+each serving HCI on a pseudo-terminal, the way a UART Bluetooth chip does. The wearable
+opens one (``serial:<pty>``), the central the other; everything above the radio (HCI,
+L2CAP, ATT/GATT, advertising, connections, MTU exchange, indications) is the real stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DATA
+
+from fedwear.ble.listener import listen
+from fedwear.ble.uplink import EventUplink
+from fedwear.detect.base import Event
+
+pytestmark = pytest.mark.host  # the virtual controllers need bumble's apps and ptys
+
+
+@pytest.fixture
+def radio(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two virtual controllers on one link: (wearable transport, central transport)."""
+    wearable, central = tmp_path / "hci-wearable", tmp_path / "hci-central"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bumble.apps.controllers", f"pty:{wearable}", f"pty:{central}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not (wearable.exists() and central.exists()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"virtual controllers did not start: {proc.communicate()[1]}")
+        time.sleep(0.05)
+    yield f"serial:{wearable}", f"serial:{central}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def _event(i: int, kind: str = "fall") -> Event:
+    return Event(i * 1_000_000_000, kind, kind, "imu", f"event {i} " + "x" * 40, value=0.5 + i)
+
+
+def _receive(transport: str, count: int, during: Any = None, timeout: float = 30) -> list[dict]:
+    """Messages a central receives until it has ``count``; ``during()`` runs once subscribed."""
+    got: list[dict] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        def on_message(message: dict) -> None:
+            got.append(message)
+            if len(got) >= count:
+                stop.set()
+
+        async def later() -> None:
+            if during is not None:
+                await asyncio.sleep(1.0)  # scan, connect and subscribe take well under this
+                during()
+
+        task = asyncio.create_task(later())
+        await asyncio.wait_for(listen(transport, on_message, stop=stop, scan_timeout=20), timeout)
+        await task
+
+    asyncio.run(main())
+    return got
+
+
+def _started(uplink: EventUplink) -> EventUplink:
+    uplink.start()
+    assert uplink.wait_started(20), uplink.error
+    return uplink
+
+
+def test_events_reach_a_central_in_order_with_their_fields(radio: tuple[str, str]) -> None:
+    wearable, central = radio
+    uplink = _started(EventUplink(wearable, name="wrist-test"))
+    try:
+        for i in range(3):  # before any central: they wait in the backlog
+            uplink.event(_event(i))
+        got = _receive(central, 5, during=lambda: [uplink.event(_event(i)) for i in (3, 4)])
+    finally:
+        uplink.close()
+    assert [m["seq"] for m in got] == [1, 2, 3, 4, 5]
+    assert {m["boot"] for m in got} == {uplink.boot}
+    for i, m in enumerate(got):
+        assert {k: v for k, v in m.items() if k not in ("v", "boot", "seq")} == _event(i).to_dict()
+    assert uplink.sent == 5 and uplink.dropped == 0
+
+
+def test_a_full_backlog_keeps_the_newest_events(radio: tuple[str, str]) -> None:
+    wearable, central = radio
+    uplink = _started(EventUplink(wearable, backlog=2))
+    try:
+        for i in range(5):
+            uplink.event(_event(i))
+        time.sleep(0.2)  # the events reach the Bluetooth thread
+        got = _receive(central, 2)
+    finally:
+        uplink.close()
+    assert [m["seq"] for m in got] == [4, 5]
+    assert uplink.dropped == 3
+
+
+def test_the_wearable_advertises_again_for_the_next_central(radio: tuple[str, str]) -> None:
+    wearable, central = radio
+    uplink = _started(EventUplink(wearable))
+    try:
+        uplink.event(_event(0))
+        first = _receive(central, 1)
+        uplink.event(_event(1))  # nobody listens now: kept until the next central
+        second = _receive(central, 1)
+    finally:
+        uplink.close()
+    assert [m["seq"] for m in first] == [1]
+    assert [m["seq"] for m in second] == [2]
+
+
+def test_a_missing_controller_turns_bluetooth_off_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="fedwear.ble")
+    uplink = EventUplink(f"serial:{tmp_path / 'no-such-tty'}")
+    uplink.start()
+    assert not uplink.wait_started(20)
+    assert uplink.error is not None and "no-such-tty" in uplink.error
+    uplink.event(_event(0))  # a no-op now, not an error
+    uplink.close()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "fedwear.ble"]
+    assert len(warnings) == 1 and warnings[0].startswith("Bluetooth off:"), warnings
+
+
+def _fedwear(*args: str) -> list[str]:
+    return [sys.executable, "-m", "fedwear.cli", *args]
+
+
+def test_fedwear_run_degrades_without_a_controller(tmp_path: Path) -> None:
+    config = tmp_path / "ble.toml"
+    config.write_text(f'[ble]\nenabled = true\ntransport = "serial:{tmp_path}/no-such-tty"\n')
+    proc = subprocess.run(
+        _fedwear("run", "--config", str(config), "--event-log", str(tmp_path / "e.jsonl")),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("Bluetooth off:") == 1, proc.stderr
+    assert '"type":"summary"' in proc.stdout and '"events":2' in proc.stdout
+
+
+def test_fedwear_listen_names_the_problem_when_no_wearable_advertises(
+    radio: tuple[str, str],
+) -> None:
+    proc = subprocess.run(
+        _fedwear("listen", "--transport", radio[1], "--timeout", "2"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 60
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1] == f"ERROR fedwear: ble: {radio[1]}: no fedwear wearable advertised within 2 s"
+
+
+@pytest.mark.slow
+def test_a_fall_in_fedwear_run_reaches_fedwear_listen(
+    radio: tuple[str, str], tmp_path: Path
+) -> None:
+    """The whole route: replay a fall at real-time pace; the event arrives over BLE."""
+    wearable, central = radio
+    config = tmp_path / "ble.toml"
+    config.write_text(f'[ble]\nenabled = true\ntransport = "{wearable}"\nname = "wrist-1"\n')
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    listener = subprocess.Popen(
+        _fedwear("listen", "--transport", central, "--count", "1", "--timeout", "60"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    run = subprocess.run(
+        _fedwear(
+            "run",
+            "--config",
+            str(config),
+            "--path",
+            str(DATA / "mobifall" / "FOL_acc_2_1.txt"),
+            "--pace",
+            "realtime",
+            "--event-log",
+            str(tmp_path / "e.jsonl"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    out, err = listener.communicate(timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert listener.returncode == 0, err
+    logged = [json.loads(line) for line in run.stdout.splitlines()]
+    sent = [m for m in (json.loads(line) for line in out.splitlines())]
+    assert [m["kind"] for m in sent] == ["fall"]
+    fall = {k: v for k, v in sent[0].items() if k not in ("v", "boot", "seq")}
+    assert fall == logged[0]  # what went over the air is what the wearable logged
+    assert "BLE: 1 events sent" in run.stderr
+
+
+def test_losing_the_controller_turns_bluetooth_off_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A UART controller that goes away mid-run (here: the virtual one is killed)."""
+    caplog.set_level(logging.WARNING, logger="fedwear.ble")
+    hci = tmp_path / "hci"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bumble.apps.controllers", f"pty:{hci}", f"pty:{hci}-2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not hci.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        uplink = _started(EventUplink(f"serial:{hci}"))
+    finally:
+        proc.kill()
+        proc.wait(10)
+    deadline = time.monotonic() + 20
+    while uplink.error is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert uplink.error == "the controller stopped answering (HCI transport lost)"
+    uplink.event(_event(0))  # a no-op now
+    uplink.close()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "fedwear.ble"]
+    assert len(warnings) == 1 and warnings[0].startswith("Bluetooth off: the controller"), warnings
