@@ -51,6 +51,8 @@ PIP_REQUIREMENTS = [
     "cffi",
     "pyserial",
     "pyedflib",
+    "msgpack",
+    "bumble",
     "ai-edge-litert",
     "pytest",
     "hypothesis",
@@ -498,6 +500,11 @@ def systemd_failures(r: dict) -> list[str]:  # type: ignore[type-arg]
         (summary.get("ended") == "end of data", "a summary with the whole recording replayed"),
         (r["event_log"]["lines"] > 0, "events in /var/lib/fedwear/events.jsonl"),
         (r["event_log"]["owner_uid"] == 990, "the event log owned by fedwear"),
+        (int(limits["cap_eff"] or "0", 16) == 1 << 12, "CAP_NET_ADMIN its only capability"),
+        (
+            1 <= len(r["journal"]["bluetooth_off"]) <= dog["restarts"] + 1,
+            "one 'Bluetooth off' line per start (no controller in the guest)",
+        ),
     ]
     return [what for ok, what in expected if not ok]
 
@@ -529,6 +536,8 @@ def report_systemd(console: Path, boot_s: float) -> int:
             f"{r['event_log']['lines']} lines in the event log; journal priorities "
             f"{r['journal']['priorities']}"
         )
+        off = r["journal"]["bluetooth_off"]
+        print(f"  no Bluetooth controller: {len(off)} line(s), e.g. {off[0] if off else None!r}")
     if failures:
         print(json.dumps(r, indent=1))
         print("qemu harness: FAILED under systemd: " + "; ".join(failures))

@@ -109,6 +109,8 @@ def checks() -> dict[str, Any]:
         "no_new_privs": status.get("NoNewPrivs"),
         "seccomp": status.get("Seccomp"),
         "rss_kb": int(status.get("VmRSS", "0 kB").split()[0]),
+        # Effective capabilities, hex: CAP_NET_ADMIN (bit 12) for the HCI user channel only.
+        "cap_eff": status.get("CapEff", ""),
     }
     # The watchdog: a stopped main loop sends no WATCHDOG=1; systemd must kill and restart it.
     stopped_at = time.monotonic()
@@ -137,6 +139,8 @@ def checks() -> dict[str, Any]:
         "lines": len(entries),
         "priorities": sorted({int(e.get("PRIORITY", 6)) for e in entries}),
         "watchdog_timeout_logged": any("atchdog timeout" in m for m in messages),
+        # The guest has no Bluetooth controller: one line per start, and the run goes on.
+        "bluetooth_off": [m for m in messages if "Bluetooth off:" in m],
     }
     events = Path("/var/lib/fedwear/events.jsonl")
     r["event_log"] = {
