@@ -21,11 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bumble.core import UUID, ProtocolError
+from bumble.device import Device, Peer
+from bumble.hci import Address
+from bumble.transport import open_transport
 from conftest import DATA
 
 from fedwear.ble.listener import listen
 from fedwear.ble.uplink import EventUplink
+from fedwear.ble.uuids import EVENTS_CHARACTERISTIC, SERVICE
 from fedwear.detect.base import Event
+from fedwear.errors import BleError
 
 pytestmark = pytest.mark.host  # the virtual controllers need bumble's apps and ptys
 
@@ -55,8 +61,12 @@ def _event(i: int, kind: str = "fall") -> Event:
     return Event(i * 1_000_000_000, kind, kind, "imu", f"event {i} " + "x" * 40, value=0.5 + i)
 
 
-def _receive(transport: str, count: int, during: Any = None, timeout: float = 30) -> list[dict]:
-    """Messages a central receives until it has ``count``; ``during()`` runs once subscribed."""
+def _receive(
+    transport: str, count: int, during: Any = None, timeout: float = 30, **central: Any
+) -> list[dict]:
+    """Messages a central receives until it has ``count``; ``during()`` runs once subscribed.
+
+    ``central`` goes to ``listen`` (``bonds``, ``own_address``)."""
     got: list[dict] = []
 
     async def main() -> None:
@@ -73,7 +83,9 @@ def _receive(transport: str, count: int, during: Any = None, timeout: float = 30
                 during()
 
         task = asyncio.create_task(later())
-        await asyncio.wait_for(listen(transport, on_message, stop=stop, scan_timeout=20), timeout)
+        await asyncio.wait_for(
+            listen(transport, on_message, stop=stop, scan_timeout=20, **central), timeout
+        )
         await task
 
     asyncio.run(main())
@@ -166,7 +178,7 @@ def test_fedwear_listen_names_the_problem_when_no_wearable_advertises(
     radio: tuple[str, str],
 ) -> None:
     proc = subprocess.run(
-        _fedwear("listen", "--transport", radio[1], "--timeout", "2"),
+        _fedwear("listen", "--transport", radio[1], "--timeout", "2", "--bonds", "/nonexistent"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -183,10 +195,17 @@ def test_a_fall_in_fedwear_run_reaches_fedwear_listen(
     """The whole route: replay a fall at real-time pace; the event arrives over BLE."""
     wearable, central = radio
     config = tmp_path / "ble.toml"
-    config.write_text(f'[ble]\nenabled = true\ntransport = "{wearable}"\nname = "wrist-1"\n')
+    config.write_text(
+        f'[ble]\nenabled = true\ntransport = "{wearable}"\nname = "wrist-1"\n'
+        f'bonds_path = "{tmp_path}/wearable-bonds.json"\n'
+    )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     listener = subprocess.Popen(
-        _fedwear("listen", "--transport", central, "--count", "1", "--timeout", "60"),
+        _fedwear(
+            "listen",
+            *("--transport", central, "--count", "1", "--timeout", "60"),
+            *("--bonds", str(tmp_path / "listen-bonds.json")),
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -247,3 +266,97 @@ def test_losing_the_controller_turns_bluetooth_off_with_one_warning(
     uplink.close()
     warnings = [r.getMessage() for r in caplog.records if r.name == "fedwear.ble"]
     assert len(warnings) == 1 and warnings[0].startswith("Bluetooth off: the controller"), warnings
+
+
+OWNER = Address("D0:00:00:00:00:01", Address.RANDOM_DEVICE_ADDRESS)
+STRANGER = Address("D0:00:00:00:00:02", Address.RANDOM_DEVICE_ADDRESS)
+
+
+def test_an_unpaired_central_cannot_subscribe(radio: tuple[str, str]) -> None:
+    """A central that skips pairing is refused the subscription (insufficient encryption)."""
+    wearable, central = radio
+    uplink = _started(EventUplink(wearable))
+
+    async def subscribe_without_pairing() -> None:
+        async with await open_transport(central) as hci:
+            device = Device.with_hci("plain", STRANGER, hci.source, hci.sink)
+            await device.power_on()
+            connection = await device.connect(uplink.address)
+            peer = Peer(connection)
+            await peer.discover_service(SERVICE)
+            await peer.discover_characteristics()
+            (events,) = peer.get_characteristics_by_uuid(UUID(EVENTS_CHARACTERISTIC))
+            with pytest.raises(ProtocolError, match="INSUFFICIENT_ENCRYPTION"):
+                await peer.subscribe(events, lambda data: None, prefer_notify=False)
+            await connection.disconnect()
+
+    try:
+        asyncio.run(asyncio.wait_for(subscribe_without_pairing(), 30))
+    finally:
+        uplink.close()
+
+
+def test_the_first_central_bonds_and_a_stranger_is_refused(
+    radio: tuple[str, str], tmp_path: Path
+) -> None:
+    wearable, central = radio
+    bonds = tmp_path / "wearable-bonds.json"
+    uplink = _started(EventUplink(wearable, bonds=bonds))  # policy "first"
+    try:
+        uplink.event(_event(0))
+        got = _receive(central, 1, bonds=tmp_path / "owner.json", own_address=OWNER)
+        uplink.event(_event(1))
+        with pytest.raises(BleError, match=r"refused to pair .*ble.pairing policy"):
+            _receive(central, 1, bonds=tmp_path / "stranger.json", own_address=STRANGER)
+    finally:
+        uplink.close()
+    assert [m["seq"] for m in got] == [1]
+    assert list(json.loads(bonds.read_text())) == [str(OWNER)]
+    assert bonds.stat().st_mode & 0o777 == 0o600  # long-term keys: owner only
+
+
+def test_a_bond_outlives_the_wearable_and_the_central(
+    radio: tuple[str, str], tmp_path: Path
+) -> None:
+    """Both sides restart; the owner reconnects with its keys, even with pairing closed."""
+    wearable, central = radio
+    bonds, owner_bonds = tmp_path / "wearable-bonds.json", tmp_path / "owner.json"
+    first = _started(EventUplink(wearable, bonds=bonds))
+    try:
+        first.event(_event(0))
+        _receive(central, 1, bonds=owner_bonds, own_address=OWNER)
+    finally:
+        first.close()
+    again = _started(EventUplink(wearable, bonds=bonds, pairing="closed"))
+    try:
+        again.event(_event(1))
+        got = _receive(central, 1, bonds=owner_bonds, own_address=OWNER)
+    finally:
+        again.close()
+    assert [m["message"] for m in got] == [_event(1).message]
+
+
+def test_a_central_pairs_again_when_the_wearable_forgot_the_bond(
+    radio: tuple[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The wearable's bonds file was deleted (the owner reset it): the central's old keys
+    fail, it drops them and pairs afresh under the "first" policy."""
+    caplog.set_level(logging.WARNING, logger="fedwear.ble")
+    wearable, central = radio
+    bonds, owner_bonds = tmp_path / "wearable-bonds.json", tmp_path / "owner.json"
+    first = _started(EventUplink(wearable, bonds=bonds))
+    try:
+        first.event(_event(0))
+        _receive(central, 1, bonds=owner_bonds, own_address=OWNER)
+    finally:
+        first.close()
+    bonds.unlink()
+    again = _started(EventUplink(wearable, bonds=bonds))
+    try:
+        again.event(_event(1))
+        got = _receive(central, 1, bonds=owner_bonds, own_address=OWNER)
+    finally:
+        again.close()
+    assert [m["message"] for m in got] == [_event(1).message]
+    assert any("did not take our keys" in r.getMessage() for r in caplog.records)
+    assert list(json.loads(bonds.read_text())) == [str(OWNER)]

@@ -66,3 +66,4 @@ def test_unreadable_or_broken_files(tmp_path: Path) -> None:
 def test_event_log_follows_systemd_state_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/fedwear")
     assert str(load_config().event_log_path()) == "/var/lib/fedwear/events.jsonl"
+    assert str(load_config().ble_bonds_path()) == "/var/lib/fedwear/ble-bonds.json"

@@ -98,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
     lis.add_argument("--address", help="connect to this address instead of scanning")
     lis.add_argument("--count", type=int, help="stop after this many events")
     lis.add_argument("--timeout", type=float, help="stop after this many seconds")
+    lis.add_argument(
+        "--bonds",
+        type=Path,
+        help="the keys of paired wearables (default: listen-bonds.json in the state directory)",
+    )
 
     cfg = sub.add_parser("config", help="print the effective configuration as TOML")
     cfg.add_argument("--config", type=Path, help="TOML configuration file")
@@ -216,7 +221,13 @@ def _ble_uplink(config: Any) -> Any:
 
         log.warning("Bluetooth off: %s; running without the BLE uplink", exc)
         return NullSink()
-    uplink = EventUplink(config.ble.transport, name=config.ble.name, backlog=config.ble.backlog)
+    uplink = EventUplink(
+        config.ble.transport,
+        name=config.ble.name,
+        backlog=config.ble.backlog,
+        bonds=config.ble_bonds_path(),
+        pairing=config.ble.pairing,
+    )
     uplink.start()
     return uplink
 
@@ -226,6 +237,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     import json
 
     from .ble.listener import listen
+    from .config import state_dir
     from .errors import BleError, describe
 
     async def receive() -> dict[str, int]:
@@ -246,7 +258,12 @@ def _cmd_listen(args: argparse.Namespace) -> int:
 
         scan_s = args.timeout if args.timeout is not None else 30.0
         return await listen(
-            args.transport, show, address=args.address, scan_timeout=scan_s, stop=done
+            args.transport,
+            show,
+            address=args.address,
+            scan_timeout=scan_s,
+            stop=done,
+            bonds=args.bonds or state_dir() / "listen-bonds.json",
         )
 
     try:

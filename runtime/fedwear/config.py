@@ -7,7 +7,7 @@ an out-of-range value raises ``ConfigError`` naming the dotted key (``window.sec
 
 from __future__ import annotations
 
-__all__ = ["Config", "load_config"]
+__all__ = ["Config", "load_config", "state_dir"]
 
 import dataclasses
 import math
@@ -138,6 +138,10 @@ class BleConfig:
     transport: str = "hci-socket:0"
     name: str = "fedwear"  # the advertised name
     backlog: int = 64  # events kept while no central listens; the oldest go first
+    # Who may pair (subscribing needs an encrypted, paired link): "first" while no central
+    # is bonded (trust on first use), "open" any central, "closed" only bonded ones.
+    pairing: Literal["first", "open", "closed"] = "first"
+    bonds_path: str = ""  # empty: ble-bonds.json beside the event log
 
 
 @dataclass
@@ -155,13 +159,19 @@ class Config:
         return {name: s.rate_hz for name, s in vars(self.streams).items() if s.enabled}
 
     def event_log_path(self) -> Path:
-        if self.events.log_path:
-            return Path(self.events.log_path)
-        state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-        if state:
-            return Path(state) / "events.jsonl"
-        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        return Path(base) / "fedwear" / "events.jsonl"
+        return Path(self.events.log_path) if self.events.log_path else state_dir() / "events.jsonl"
+
+    def ble_bonds_path(self) -> Path:
+        return Path(self.ble.bonds_path) if self.ble.bonds_path else state_dir() / "ble-bonds.json"
+
+
+def state_dir() -> Path:
+    """Where state that must survive lives: systemd's StateDirectory, else the XDG one."""
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    if state:
+        return Path(state)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "fedwear"
 
 
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}

@@ -17,15 +17,20 @@ __all__ = ["listen"]
 import asyncio
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bumble.core import UUID, AdvertisingData
-from bumble.device import Advertisement, Device, Peer
+from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.hci import Address
+from bumble.keys import MemoryKeyStore
+from bumble.pairing import PairingConfig
 from bumble.transport import open_transport
 
-from ..errors import BleError, DecodeError
+from ..errors import BleError, DecodeError, describe
+from .bonds import BondStore
 from .messages import Reassembler, decode_message
+from .uplink import device_address
 from .uuids import EVENTS_CHARACTERISTIC, SERVICE
 
 log = logging.getLogger("fedwear.ble")
@@ -55,6 +60,27 @@ async def _find_wearable(device: Device, timeout: float) -> Address:
         await device.stop_scanning()
 
 
+async def _secure(device: Device, connection: Connection) -> None:
+    """Encrypt with the bond's keys, or pair (the wearable only sends on encrypted links)."""
+    assert device.keystore is not None
+    name = str(connection.peer_address)
+    if await device.keystore.get(name) is not None:
+        try:
+            await connection.encrypt()
+            return
+        except Exception as exc:  # the wearable forgot the bond: pair afresh
+            log.warning("BLE: %s did not take our keys (%s); pairing again", name, exc)
+            await device.keystore.delete(name)
+    try:
+        await connection.pair()
+    except Exception as exc:
+        raise BleError(
+            f"{name} refused to pair ({describe(exc)}); its ble.pairing policy decides "
+            "who may (docs/ble.md)",
+            code="pairing",
+        ) from None
+
+
 async def listen(
     transport: str,
     on_message: Callable[[dict[str, Any]], None],
@@ -62,8 +88,15 @@ async def listen(
     address: str | None = None,
     scan_timeout: float = 30.0,
     stop: asyncio.Event | None = None,
+    bonds: Path | None = None,
+    own_address: Address | None = None,
 ) -> dict[str, int]:
-    """Receive events until ``stop`` is set or the link drops; returns the counts."""
+    """Receive events until ``stop`` is set or the link drops; returns the counts.
+
+    ``bonds`` keeps the keys of the wearables paired with (None: this run only), and
+    ``own_address`` is the identity they know this central by (default: one derived from
+    the machine id, so that a bond outlives the process).
+    """
     counts = {"messages": 0, "duplicates": 0, "rejected": 0}
     seen: set[tuple[int, int]] = set()
     reassembler = Reassembler()
@@ -88,7 +121,14 @@ async def listen(
 
     async with await open_transport(transport) as hci:
         device = Device.with_hci(
-            "fedwear-listen", Address.generate_static_address(), hci.source, hci.sink
+            "fedwear-listen",
+            own_address or device_address(purpose=b"fedwear-listen"),
+            hci.source,
+            hci.sink,
+        )
+        device.keystore = BondStore(bonds) if bonds else MemoryKeyStore()
+        device.pairing_config_factory = lambda connection: PairingConfig(
+            sc=True, mitm=False, bonding=True
         )
         await device.power_on()
         target = Address(address) if address else await _find_wearable(device, scan_timeout)
@@ -96,6 +136,7 @@ async def listen(
         connection = await device.connect(target)
         lost = asyncio.Event()
         connection.on("disconnection", lambda reason: lost.set())
+        await _secure(device, connection)
         peer = Peer(connection)
         await peer.request_mtu(_MTU)
         await peer.discover_service(SERVICE)

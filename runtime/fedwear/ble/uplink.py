@@ -32,11 +32,14 @@ from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, Service
 from bumble.hci import Address
+from bumble.keys import MemoryKeyStore
 from bumble.transport import open_transport
 
 from ..detect.base import Event
 from ..errors import BleError, describe
+from .bonds import BondStore
 from .messages import encode_event, fragment
+from .pairing import Policy, pairing_config, require_encryption_to_subscribe
 from .uuids import EVENTS_CHARACTERISTIC, SERVICE
 
 log = logging.getLogger("fedwear.ble")
@@ -47,19 +50,21 @@ _CONFIRM_TIMEOUT_S = 5.0
 _DRAIN_S = 3.0
 
 
-def device_address(machine_id_path: Path = Path("/etc/machine-id")) -> Address:
+def device_address(
+    purpose: bytes = b"fedwear-ble", machine_id_path: Path = Path("/etc/machine-id")
+) -> Address:
     """A random static address derived from the machine id: the same across restarts.
 
-    A phone pairs with, and reconnects to, an address; one that changed at every service
-    restart would look like a new wearable each time. Without a machine id it is random.
+    A bond is tied to the peer's address; one that changed at every service restart
+    would look like a new device each time. ``purpose`` gives the wearable and a central
+    on the same machine different addresses. Without a machine id it is random.
     """
     try:
         seed = machine_id_path.read_bytes().strip()
     except OSError:
         seed = b""
-    raw = bytearray(
-        hashlib.sha256(b"fedwear-ble\0" + seed).digest()[:6] if seed else secrets.token_bytes(6)
-    )
+    digest = hashlib.sha256(purpose + b"\0" + seed).digest()
+    raw = bytearray(digest[:6] if seed else secrets.token_bytes(6))
     raw[5] |= 0xC0  # static random: the two most significant bits set (Core 5.4, 6.B.1.3.2.1)
     return Address(bytes(raw), Address.RANDOM_DEVICE_ADDRESS)
 
@@ -74,9 +79,13 @@ class EventUplink:
         name: str = "fedwear",
         backlog: int = 64,
         address: Address | None = None,
+        bonds: Path | None = None,
+        pairing: Policy = "first",
     ) -> None:
         self.transport_spec = transport
         self.name = name
+        self.bonds_path = bonds  # None: bonds last as long as the process
+        self.pairing: Policy = pairing
         self.address = address or device_address()
         self.boot = secrets.randbits(32)  # tells the receiver this run's seq from the last
         self.sent = 0
@@ -208,6 +217,9 @@ class EventUplink:
         )
         characteristic.on("subscription", self._on_subscription)
         device.add_service(Service(SERVICE, [characteristic]))
+        require_encryption_to_subscribe(device, characteristic)
+        device.keystore = BondStore(self.bonds_path) if self.bonds_path else MemoryKeyStore()
+        device.pairing_config_factory = pairing_config(self.pairing, device)
         device.on("connection", self._on_connection)
         device.advertising_data = bytes(
             AdvertisingData(
