@@ -11,6 +11,7 @@ import pytest
 from bumble.keys import PairingKeys
 
 from fedwear.ble.bonds import MAX_BOND_FILE, BondStore
+from fedwear.ble.uplink import device_address
 
 KEYS = PairingKeys(ltk=PairingKeys.Key(bytes(range(16)), authenticated=False))
 
@@ -58,3 +59,18 @@ def test_an_unreadable_bond_file_is_moved_aside_with_one_warning(
     assert len(caplog.records) == 1 and "unreadable" in caplog.records[0].getMessage()
     asyncio.run(store.update("D0:00:00:00:00:01/R", KEYS))  # and it works on
     assert list(json.loads(path.read_text())) == ["D0:00:00:00:00:01/R"]
+
+
+def test_the_address_stays_the_same_without_a_machine_id(tmp_path: Path) -> None:
+    """No /etc/machine-id (a container, an image without systemd): a kept random seed."""
+    no_id, seed = tmp_path / "no-machine-id", tmp_path / "state" / "ble-identity"
+    first = device_address(seed_file=seed, machine_id_path=no_id)
+    assert device_address(seed_file=seed, machine_id_path=no_id) == first
+    assert device_address(b"fedwear-listen", seed_file=seed, machine_id_path=no_id) != first
+    assert seed.stat().st_mode & 0o777 == 0o600
+    assert int(str(first)[:2], 16) >> 6 == 0b11  # a static random address
+    machine_id = tmp_path / "machine-id"
+    machine_id.write_text("0123456789abcdef0123456789abcdef\n")
+    assert device_address(machine_id_path=machine_id) == device_address(
+        seed_file=seed, machine_id_path=machine_id
+    )

@@ -57,6 +57,12 @@ def radio(tmp_path: Path) -> Iterator[tuple[str, str]]:
     proc.wait(10)
 
 
+# Fixed central identities: the default one derives from /etc/machine-id, which a test
+# machine (a chroot, a container) may not have.
+OWNER = Address("D0:00:00:00:00:01", Address.RANDOM_DEVICE_ADDRESS)
+STRANGER = Address("D0:00:00:00:00:02", Address.RANDOM_DEVICE_ADDRESS)
+
+
 def _event(i: int, kind: str = "fall") -> Event:
     return Event(i * 1_000_000_000, kind, kind, "imu", f"event {i} " + "x" * 40, value=0.5 + i)
 
@@ -133,9 +139,9 @@ def test_the_wearable_advertises_again_for_the_next_central(radio: tuple[str, st
     uplink = _started(EventUplink(wearable))
     try:
         uplink.event(_event(0))
-        first = _receive(central, 1)
+        first = _receive(central, 1, own_address=OWNER)
         uplink.event(_event(1))  # nobody listens now: kept until the next central
-        second = _receive(central, 1)
+        second = _receive(central, 1, own_address=OWNER)
     finally:
         uplink.close()
     assert [m["seq"] for m in first] == [1]
@@ -266,10 +272,6 @@ def test_losing_the_controller_turns_bluetooth_off_with_one_warning(
     uplink.close()
     warnings = [r.getMessage() for r in caplog.records if r.name == "fedwear.ble"]
     assert len(warnings) == 1 and warnings[0].startswith("Bluetooth off: the controller"), warnings
-
-
-OWNER = Address("D0:00:00:00:00:01", Address.RANDOM_DEVICE_ADDRESS)
-STRANGER = Address("D0:00:00:00:00:02", Address.RANDOM_DEVICE_ADDRESS)
 
 
 def test_an_unpaired_central_cannot_subscribe(radio: tuple[str, str]) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 
 from bumble.keys import KeyStore, PairingKeys
 
+from ..atomic import write_atomically
+
 log = logging.getLogger("fedwear.ble")
 
 MAX_BOND_FILE = 256 * 1024  # a few hundred bonds; anything larger is not ours
@@ -59,20 +61,7 @@ class BondStore(KeyStore):
         return self._bonds
 
     def _save(self, bonds: dict[str, dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, json.dumps(bonds, sort_keys=True, indent=1).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        directory = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomically(self.path, json.dumps(bonds, sort_keys=True, indent=1).encode())
         self._bonds = bonds
 
     async def update(self, name: str, keys: PairingKeys) -> None:

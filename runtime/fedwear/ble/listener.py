@@ -122,7 +122,10 @@ async def listen(
     async with await open_transport(transport) as hci:
         device = Device.with_hci(
             "fedwear-listen",
-            own_address or device_address(purpose=b"fedwear-listen"),
+            own_address
+            or device_address(
+                b"fedwear-listen", seed_file=bonds.with_name("ble-identity") if bonds else None
+            ),
             hci.source,
             hci.sink,
         )

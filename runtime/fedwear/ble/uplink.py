@@ -35,6 +35,7 @@ from bumble.hci import Address
 from bumble.keys import MemoryKeyStore
 from bumble.transport import open_transport
 
+from ..atomic import write_atomically
 from ..detect.base import Event
 from ..errors import BleError, describe
 from .bonds import BondStore
@@ -51,22 +52,38 @@ _DRAIN_S = 3.0
 
 
 def device_address(
-    purpose: bytes = b"fedwear-ble", machine_id_path: Path = Path("/etc/machine-id")
+    purpose: bytes = b"fedwear-ble",
+    seed_file: Path | None = None,
+    machine_id_path: Path = Path("/etc/machine-id"),
 ) -> Address:
-    """A random static address derived from the machine id: the same across restarts.
+    """A random static address that stays the same across restarts.
 
-    A bond is tied to the peer's address; one that changed at every service restart
-    would look like a new device each time. ``purpose`` gives the wearable and a central
-    on the same machine different addresses. Without a machine id it is random.
+    A bond is tied to the peer's address; one that changed at every start would turn a
+    bonded phone into a stranger. The address is derived from the machine id, or where
+    there is none (a container, an image without systemd) from a random seed kept in
+    ``seed_file``; with neither it lasts only as long as the process. ``purpose`` gives
+    the wearable and a central on the same machine different addresses.
     """
-    try:
-        seed = machine_id_path.read_bytes().strip()
-    except OSError:
-        seed = b""
+    seed = _read_seed(machine_id_path) or (_kept_seed(seed_file) if seed_file else b"")
     digest = hashlib.sha256(purpose + b"\0" + seed).digest()
     raw = bytearray(digest[:6] if seed else secrets.token_bytes(6))
     raw[5] |= 0xC0  # static random: the two most significant bits set (Core 5.4, 6.B.1.3.2.1)
     return Address(bytes(raw), Address.RANDOM_DEVICE_ADDRESS)
+
+
+def _read_seed(path: Path) -> bytes:
+    try:
+        return path.read_bytes().strip()[:64]
+    except OSError:
+        return b""
+
+
+def _kept_seed(path: Path) -> bytes:
+    seed = _read_seed(path)
+    if len(seed) < 32:  # missing, or cut short: make one (the bonds made with it go too)
+        seed = secrets.token_hex(16).encode()
+        write_atomically(path, seed + b"\n")
+    return seed
 
 
 class EventUplink:
@@ -86,7 +103,9 @@ class EventUplink:
         self.name = name
         self.bonds_path = bonds  # None: bonds last as long as the process
         self.pairing: Policy = pairing
-        self.address = address or device_address()
+        self.address = address or device_address(
+            seed_file=bonds.with_name("ble-identity") if bonds else None
+        )
         self.boot = secrets.randbits(32)  # tells the receiver this run's seq from the last
         self.sent = 0
         self.dropped = 0  # pushed out of a full backlog before any central took them
