@@ -49,6 +49,21 @@ class FedwearTest(OERuntimeTestCase):
         self.assertNotIn("disabled", errors)
 
     @OETestDepends(["fedwear.FedwearTest.test_fedwear_service_active"])
+    def test_fedwear_bluetooth_state_is_logged(self):
+        # With a controller the uplink advertises; without one (qemuarm64 has none) the
+        # service says so once and runs on. Either way, one line says which.
+        end = time.time() + 60
+        while time.time() < end:
+            journal = self.run_ok("journalctl --unit fedwear.service --boot --output cat")
+            if "BLE: advertising" in journal or "Bluetooth off:" in journal:
+                break
+            time.sleep(2)
+        else:
+            self.fail(f"no line about Bluetooth in the journal:\n{journal}")
+        status, _ = self.target.run("systemctl is-active --quiet fedwear.service")
+        self.assertEqual(status, 0, msg="fedwear.service stopped")
+
+    @OETestDepends(["fedwear.FedwearTest.test_fedwear_service_active"])
     def test_fedwear_watchdog_restarts_a_hung_process(self):
         watchdog = self.run_ok("systemctl show --property=WatchdogUSec --value fedwear.service")
         self.assertNotIn(watchdog.strip(), ("", "0", "infinity"))
