@@ -44,6 +44,8 @@ DEB_PACKAGES = [
     # The second boot mode: fedwear.service under the guest's own systemd.
     "systemd",
     "base-passwd",
+    # btattach: attaches a (here virtual) UART Bluetooth controller to the kernel as hci0.
+    "bluez",
 ]
 HEADER_PACKAGES = ["libpython3.11-dev", "python3.11-dev"]
 PIP_REQUIREMENTS = [
@@ -103,6 +105,9 @@ python3 -m fedwear.cli run --event-log /tmp/events.jsonl --quiet > /tmp/run.out
 run_rc=$?
 t3=$(up)
 echo "FEDWEAR-QEMU-SUMMARY $(/bin/busybox tail -n 1 /tmp/run.out)"
+if ! /bin/busybox grep -q fedwear.footprint_only /proc/cmdline; then
+    /bin/busybox sh ble_check.sh  # BLE through the kernel's hci0 (hci-socket:0)
+fi
 # Footprint: installed size, start-up time to "running", RSS of a real-time job.
 site=/usr/local/lib/python3.11/dist-packages
 t4=$(up)
@@ -299,7 +304,8 @@ def install_service(rootfs: Path) -> None:
     # No login prompt on the console: nothing here would log in, and it interleaves output.
     for getty in ("serial-getty@.service", "getty@.service"):
         (units / getty).symlink_to("/dev/null")
-    shutil.copy(ROOT / "tools" / "qemu" / "systemd_report.py", rootfs / "opt" / "fedwear")
+    for helper in ("systemd_report.py", "ble_check.sh"):
+        shutil.copy(ROOT / "tools" / "qemu" / helper, rootfs / "opt" / "fedwear")
 
 
 def copy_model_bench(project: Path) -> None:
@@ -437,7 +443,13 @@ def report(console: Path, boot_s: float) -> int:
             f"READY {float(foot[4]) - float(foot[3]):.1f} s (emulated); RSS of a real-time "
             f"job {int(foot[5]) / 1024:.0f} MiB"
         )
-    if tests_rc or run_rc:
+    ble = re.search(r"FEDWEAR-QEMU-BLE rc=(\d+) received=(\d+)", text)
+    if ble:
+        print(
+            f"  BLE over the kernel's hci0 (hci-socket:0, a virtual UART controller): "
+            f"{ble[2]} fall received by the phone, exit {ble[1]}"
+        )
+    if tests_rc or run_rc or not ble or ble[1] != "0":
         print("\n".join(tail))
         print("qemu harness: FAILED inside the guest")
         return 1
