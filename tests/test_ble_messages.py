@@ -15,6 +15,7 @@ from fedwear.ble.messages import (
     encode_event,
     fragment,
 )
+from fedwear.ble.receiver import Receiver
 from fedwear.detect.base import Event
 from fedwear.errors import DecodeError
 
@@ -123,3 +124,17 @@ def test_an_event_too_long_for_a_message_loses_its_extras_not_its_identity() -> 
     message = decode_message(packed)
     assert (message["seq"], message["kind"], message["message"]) == (9, "not_my_normal", "odd")
     assert "blob" not in message
+
+
+def test_the_receiver_drops_repeats_and_survives_bad_messages() -> None:
+    got: list[dict] = []
+    receiver = Receiver(got.append)
+    first = fragment(encode_event(7, 1, FALL.to_dict()), 20)
+    for part in first + first:  # sent again after a link loss
+        receiver.feed(part)
+    receiver.feed(bytes([0x80]) + b"\xc1")  # one whole fragment of garbage
+    receiver.feed(b"")  # an empty indication
+    for part in fragment(encode_event(7, 2, FALL.to_dict()), 20):
+        receiver.feed(part)
+    assert [m["seq"] for m in got] == [1, 2]
+    assert receiver.counts == {"messages": 2, "duplicates": 1, "rejected": 2}

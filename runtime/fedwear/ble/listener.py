@@ -27,9 +27,9 @@ from bumble.keys import MemoryKeyStore
 from bumble.pairing import PairingConfig
 from bumble.transport import open_transport
 
-from ..errors import BleError, DecodeError, describe
+from ..errors import BleError, describe
 from .bonds import BondStore
-from .messages import Reassembler, decode_message
+from .receiver import Receiver
 from .uplink import device_address
 from .uuids import EVENTS_CHARACTERISTIC, SERVICE
 
@@ -97,27 +97,7 @@ async def listen(
     ``own_address`` is the identity they know this central by (default: one derived from
     the machine id, so that a bond outlives the process).
     """
-    counts = {"messages": 0, "duplicates": 0, "rejected": 0}
-    seen: set[tuple[int, int]] = set()
-    reassembler = Reassembler()
-
-    def on_fragment(data: bytes) -> None:
-        try:
-            whole = reassembler.feed(data)
-            if whole is None:
-                return
-            message = decode_message(whole)
-        except DecodeError as exc:
-            counts["rejected"] += 1
-            log.warning("BLE: dropped a bad message: %s", exc)
-            return
-        key = (message["boot"], message["seq"])
-        if key in seen:
-            counts["duplicates"] += 1
-            return
-        seen.add(key)
-        counts["messages"] += 1
-        on_message(message)
+    receiver = Receiver(on_message)
 
     async with await open_transport(transport) as hci:
         device = Device.with_hci(
@@ -147,7 +127,7 @@ async def listen(
         characteristics = peer.get_characteristics_by_uuid(UUID(EVENTS_CHARACTERISTIC))
         if not characteristics:
             raise BleError(f"{target} has no fedwear events characteristic", code="not-fedwear")
-        await peer.subscribe(characteristics[0], on_fragment, prefer_notify=False)
+        await peer.subscribe(characteristics[0], receiver.feed, prefer_notify=False)
         waits = [asyncio.create_task(lost.wait())]
         if stop is not None:
             waits.append(asyncio.create_task(stop.wait()))
@@ -156,4 +136,4 @@ async def listen(
             task.cancel()
         if not lost.is_set():
             await connection.disconnect()
-    return counts
+    return receiver.counts
