@@ -104,6 +104,16 @@ def _started(uplink: EventUplink) -> EventUplink:
     return uplink
 
 
+def _one_event(uplink: EventUplink, central: str, i: int, **identity: Any) -> list[dict]:
+    """Start ``uplink``, send event ``i``, receive one message as the central, stop."""
+    _started(uplink)
+    try:
+        uplink.event(_event(i))
+        return _receive(central, 1, **identity)
+    finally:
+        uplink.close()
+
+
 def test_events_reach_a_central_in_order_with_their_fields(radio: tuple[str, str]) -> None:
     wearable, central = radio
     uplink = _started(EventUplink(wearable, name="wrist-test"))
@@ -322,19 +332,12 @@ def test_a_bond_outlives_the_wearable_and_the_central(
 ) -> None:
     """Both sides restart; the owner reconnects with its keys, even with pairing closed."""
     wearable, central = radio
-    bonds, owner_bonds = tmp_path / "wearable-bonds.json", tmp_path / "owner.json"
-    first = _started(EventUplink(wearable, bonds=bonds))
-    try:
-        first.event(_event(0))
-        _receive(central, 1, bonds=owner_bonds, own_address=OWNER)
-    finally:
-        first.close()
-    again = _started(EventUplink(wearable, bonds=bonds, pairing="closed"))
-    try:
-        again.event(_event(1))
-        got = _receive(central, 1, bonds=owner_bonds, own_address=OWNER)
-    finally:
-        again.close()
+    bonds, owner = (
+        tmp_path / "wearable-bonds.json",
+        {"bonds": tmp_path / "o.json", "own_address": OWNER},
+    )
+    _one_event(EventUplink(wearable, bonds=bonds), central, 0, **owner)
+    got = _one_event(EventUplink(wearable, bonds=bonds, pairing="closed"), central, 1, **owner)
     assert [m["message"] for m in got] == [_event(1).message]
 
 
@@ -345,20 +348,13 @@ def test_a_central_pairs_again_when_the_wearable_forgot_the_bond(
     fail, it drops them and pairs afresh under the "first" policy."""
     caplog.set_level(logging.WARNING, logger="fedwear.ble")
     wearable, central = radio
-    bonds, owner_bonds = tmp_path / "wearable-bonds.json", tmp_path / "owner.json"
-    first = _started(EventUplink(wearable, bonds=bonds))
-    try:
-        first.event(_event(0))
-        _receive(central, 1, bonds=owner_bonds, own_address=OWNER)
-    finally:
-        first.close()
+    bonds, owner = (
+        tmp_path / "wearable-bonds.json",
+        {"bonds": tmp_path / "o.json", "own_address": OWNER},
+    )
+    _one_event(EventUplink(wearable, bonds=bonds), central, 0, **owner)
     bonds.unlink()
-    again = _started(EventUplink(wearable, bonds=bonds))
-    try:
-        again.event(_event(1))
-        got = _receive(central, 1, bonds=owner_bonds, own_address=OWNER)
-    finally:
-        again.close()
+    got = _one_event(EventUplink(wearable, bonds=bonds), central, 1, **owner)
     assert [m["message"] for m in got] == [_event(1).message]
     assert any("did not take our keys" in r.getMessage() for r in caplog.records)
     assert list(json.loads(bonds.read_text())) == [str(OWNER)]
