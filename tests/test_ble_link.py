@@ -33,7 +33,8 @@ from fedwear.ble.uuids import EVENTS_CHARACTERISTIC, SERVICE
 from fedwear.detect.base import Event
 from fedwear.errors import BleError
 
-pytestmark = pytest.mark.host  # the virtual controllers need bumble's apps and ptys
+# Not marked "host": bumble (with its virtual controllers) and ptys are on the device too,
+# so the ptest and the QEMU guest run these on the target's Python.
 
 
 @pytest.fixture
