@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from fedwear.cli import main
 from fedwear.errors import ExitCode
 from fedwear.events import read_event_log
 
@@ -153,3 +154,20 @@ def test_boot_failures_log_one_clear_line_and_exit_for_systemd(tmp_path: Path) -
         lines_out = result.stderr.strip().splitlines()
         assert len(lines_out) == 1 and message in lines_out[0], result.stderr
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["listen", "--transport", "usb:0", "--count", "0"], "--count: must be above zero: 0"),
+        (["listen", "--transport", "usb:0", "--timeout", "nan"], "--timeout: must be above zero"),
+        (["run", "--duration", "-1"], "--duration: must be above zero: -1"),
+        (["listen", "--transport", "usb:0", "--count", "two"], "--count: not a number: 'two'"),
+    ],
+)
+def test_counts_and_durations_must_be_positive(
+    args: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2 and complaint in capsys.readouterr().err

@@ -19,6 +19,21 @@ from .service import JournalFormatter, Notifier, under_journal
 log = logging.getLogger("fedwear")
 
 
+def _positive(kind: type[int] | type[float]) -> Any:
+    """An argparse type: a finite number above zero, or a usage error naming the value."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be above zero: {text}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fedwear", description=__doc__)
     p.add_argument("--version", action="version", version=f"fedwear {__version__}")
@@ -38,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="iio: device name (e.g. iio:device0)")
     run.add_argument("--event-log", help="append-only event log path")
     run.add_argument("--quiet", action="store_true", help="no events on stdout")
-    run.add_argument("--duration", type=float, help="stop after this many seconds")
+    run.add_argument("--duration", type=_positive(float), help="stop after this many seconds")
 
     emu = sub.add_parser(
         "hub-emulator",
@@ -96,8 +111,8 @@ def _parser() -> argparse.ArgumentParser:
         help="the HCI controller as a bumble transport: usb:0, serial:/dev/ttyUSB0, hci-socket:0",
     )
     lis.add_argument("--address", help="connect to this address instead of scanning")
-    lis.add_argument("--count", type=int, help="stop after this many events")
-    lis.add_argument("--timeout", type=float, help="stop after this many seconds")
+    lis.add_argument("--count", type=_positive(int), help="stop after this many events")
+    lis.add_argument("--timeout", type=_positive(float), help="stop after this many seconds")
     lis.add_argument(
         "--bonds",
         type=Path,
