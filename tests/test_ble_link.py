@@ -359,3 +359,29 @@ def test_a_central_pairs_again_when_the_wearable_forgot_the_bond(
     assert [m["message"] for m in got] == [_event(1).message]
     assert any("did not take our keys" in r.getMessage() for r in caplog.records)
     assert list(json.loads(bonds.read_text())) == [str(OWNER)]
+
+
+def test_an_idle_central_is_dropped_so_the_owner_can_connect(radio: tuple[str, str]) -> None:
+    """A stranger that connects and sits there would keep the wearable from advertising."""
+    wearable, central = radio
+    uplink = _started(EventUplink(wearable, subscribe_within_s=1.5))
+
+    async def connect_and_idle() -> float:
+        async with await open_transport(central) as hci:
+            device = Device.with_hci("idle", STRANGER, hci.source, hci.sink)
+            await device.power_on()
+            connection = await device.connect(uplink.address)
+            dropped = asyncio.Event()
+            connection.on("disconnection", lambda reason: dropped.set())
+            started = time.monotonic()
+            await asyncio.wait_for(dropped.wait(), 20)
+            return time.monotonic() - started
+
+    try:
+        idle_s = asyncio.run(connect_and_idle())
+        uplink.event(_event(0))
+        got = _receive(central, 1, own_address=OWNER)  # advertising again: the owner gets in
+    finally:
+        uplink.close()
+    assert 1.0 < idle_s < 20
+    assert [m["seq"] for m in got] == [1]

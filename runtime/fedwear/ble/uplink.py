@@ -98,8 +98,12 @@ class EventUplink:
         address: Address | None = None,
         bonds: Path | None = None,
         pairing: Policy = "first",
+        subscribe_within_s: float = 30.0,
     ) -> None:
         self.transport_spec = transport
+        # A central that has not subscribed by then is dropped: while it holds the link the
+        # wearable does not advertise, so an idle stranger would lock the owner's phone out.
+        self.subscribe_within_s = subscribe_within_s
         self.name = name
         self.bonds_path = bonds  # None: bonds last as long as the process
         self.pairing: Policy = pairing
@@ -117,6 +121,7 @@ class EventUplink:
         self._subscribers: set[Connection] = set()
         self._device: Device | None = None
         self._advertising: asyncio.Task[None] | None = None
+        self._dropping: asyncio.Task[None] | None = None
         self._started = threading.Event()
         # Guards _loop and _closing: which thread owns the backlog, and a close() that
         # comes while the controller is still starting.
@@ -278,6 +283,29 @@ class EventUplink:
             "disconnection",
             lambda reason: self._on_disconnection(connection, reason),
         )
+        asyncio.get_running_loop().call_later(
+            self.subscribe_within_s, self._drop_if_idle, connection
+        )
+
+    def _drop_if_idle(self, connection: Connection) -> None:
+        device = self._device
+        if device is None or connection in self._subscribers:
+            return
+        if connection not in device.connections.values():
+            return  # already gone
+        log.info(
+            "BLE: central %s did not subscribe within %g s; disconnecting",
+            connection.peer_address,
+            self.subscribe_within_s,
+        )
+        self._dropping = asyncio.create_task(self._disconnect(connection))
+
+    @staticmethod
+    async def _disconnect(connection: Connection) -> None:
+        try:
+            await connection.disconnect()
+        except Exception as exc:  # it left meanwhile, or the controller is going away
+            log.debug("BLE: disconnect failed: %s", exc)
 
     def _on_disconnection(self, connection: Connection, reason: Any) -> None:
         self._subscribers.discard(connection)
