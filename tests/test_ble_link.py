@@ -73,7 +73,7 @@ def _receive(
 ) -> list[dict]:
     """Messages a central receives until it has ``count``; ``during()`` runs once subscribed.
 
-    ``central`` goes to ``listen`` (``bonds``, ``own_address``)."""
+    ``central`` goes to ``listen`` (``bonds``, ``own_address``, ``address``)."""
     got: list[dict] = []
 
     async def main() -> None:
@@ -138,7 +138,7 @@ def test_a_full_backlog_keeps_the_newest_events(radio: tuple[str, str]) -> None:
         for i in range(5):
             uplink.event(_event(i))
         time.sleep(0.2)  # the events reach the Bluetooth thread
-        got = _receive(central, 2)
+        got = _receive(central, 2, address=str(uplink.address))  # no scan: straight to it
     finally:
         uplink.close()
     assert [m["seq"] for m in got] == [4, 5]
