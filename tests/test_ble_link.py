@@ -385,3 +385,22 @@ def test_an_idle_central_is_dropped_so_the_owner_can_connect(radio: tuple[str, s
         uplink.close()
     assert 1.0 < idle_s < 20
     assert [m["seq"] for m in got] == [1]
+
+
+def test_a_controller_that_never_answers_turns_bluetooth_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A tty with nothing behind it (a chip held in reset): HCI Reset gets no answer."""
+    caplog.set_level(logging.WARNING, logger="fedwear.ble")
+    primary, replica = os.openpty()
+    try:
+        uplink = EventUplink(f"serial:{os.ttyname(replica)}")
+        uplink.start()
+        assert not uplink.wait_started(60)
+        uplink.close()
+    finally:
+        os.close(primary)
+        os.close(replica)
+    assert uplink.error == "TimeoutError"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "fedwear.ble"]
+    assert len(warnings) == 1 and warnings[0].startswith("Bluetooth off: TimeoutError"), warnings
