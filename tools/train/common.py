@@ -21,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "runtime"))
 
+from fedwear.atomic import write_atomically  # noqa: E402
 from fedwear.infer.card import CARD_FORMAT, load_card  # noqa: E402
 from fedwear.infer.engine import QuantizedModel, interpreter_class  # noqa: E402
 
@@ -133,19 +134,16 @@ def card_dict(
     }
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def save_model(out_dir: Path, card: dict[str, Any], content: bytes, markdown: str) -> None:
     if len(content) > MAX_MODEL_BYTES:
         raise SystemExit(f"{card['name']}: {len(content)} bytes, over the 64 KB budget")
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(out_dir / card["file"], content)
-    write_atomic(out_dir / f"{card['name']}.json", (json.dumps(card, indent=1) + "\n").encode())
-    write_atomic(out_dir / f"{card['name']}.md", markdown.encode())
+    # Models are shipped files, readable by all (the runtime's own state is owner-only).
+    write_atomically(out_dir / card["file"], content, mode=0o644)
+    write_atomically(
+        out_dir / f"{card['name']}.json", (json.dumps(card, indent=1) + "\n").encode(), mode=0o644
+    )
+    write_atomically(out_dir / f"{card['name']}.md", markdown.encode(), mode=0o644)
 
 
 def engine_for(card: dict[str, Any], content: bytes, tmp_dir: Path) -> QuantizedModel:
