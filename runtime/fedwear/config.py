@@ -7,7 +7,7 @@ an out-of-range value raises ``ConfigError`` naming the dotted key (``window.sec
 
 from __future__ import annotations
 
-__all__ = ["Config", "load_config", "state_dir"]
+__all__ = ["Config", "PairingPolicy", "load_config", "state_dir"]
 
 import dataclasses
 import math
@@ -128,6 +128,10 @@ class EventsConfig:
     stdout: bool = True
 
 
+# Who may pair with the wearable (fedwear.ble.pairing explains each).
+PairingPolicy = Literal["first", "open", "closed"]
+
+
 @dataclass
 class BleConfig:
     # Send events to a phone or gateway over Bluetooth LE (a GATT peripheral; docs/ble.md).
@@ -140,7 +144,7 @@ class BleConfig:
     backlog: int = 64  # events kept while no central listens; the oldest go first
     # Who may pair (subscribing needs an encrypted, paired link): "first" while no central
     # is bonded (trust on first use), "open" any central, "closed" only bonded ones.
-    pairing: Literal["first", "open", "closed"] = "first"
+    pairing: PairingPolicy = "first"
     bonds_path: str = ""  # empty: ble-bonds.json beside the event log
 
 

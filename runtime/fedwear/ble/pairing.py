@@ -16,11 +16,10 @@ nothing.
 
 from __future__ import annotations
 
-__all__ = ["POLICIES", "Policy", "pairing_config", "require_encryption_to_subscribe"]
+__all__ = ["pairing_config", "require_encryption_to_subscribe"]
 
 import logging
 from collections.abc import Callable
-from typing import Literal
 
 from bumble.att import Attribute
 from bumble.device import Connection, Device
@@ -28,16 +27,15 @@ from bumble.gatt import GATT_CLIENT_CHARACTERISTIC_CONFIGURATION_DESCRIPTOR, Cha
 from bumble.keys import KeyStore
 from bumble.pairing import PairingConfig, PairingDelegate
 
-log = logging.getLogger("fedwear.ble")
+from ..config import PairingPolicy
 
-Policy = Literal["first", "open", "closed"]
-POLICIES: tuple[Policy, ...] = ("first", "open", "closed")
+log = logging.getLogger("fedwear.ble")
 
 
 class _PolicyGate(PairingDelegate):
     """Accepts or refuses one central's pairing request by the policy."""
 
-    def __init__(self, policy: Policy, keystore: KeyStore, peer: str) -> None:
+    def __init__(self, policy: PairingPolicy, keystore: KeyStore, peer: str) -> None:
         super().__init__()  # no input, no output: Just Works
         self.policy, self.keystore, self.peer = policy, keystore, peer
 
@@ -53,7 +51,7 @@ class _PolicyGate(PairingDelegate):
         return allowed
 
 
-def pairing_config(policy: Policy, device: Device) -> Callable[[Connection], PairingConfig]:
+def pairing_config(policy: PairingPolicy, device: Device) -> Callable[[Connection], PairingConfig]:
     """A ``device.pairing_config_factory``: Secure Connections, bonding, the policy's gate."""
 
     def factory(connection: Connection) -> PairingConfig:

@@ -36,11 +36,12 @@ from bumble.keys import MemoryKeyStore
 from bumble.transport import open_transport
 
 from ..atomic import write_atomically
+from ..config import PairingPolicy
 from ..detect.base import Event
 from ..errors import BleError, describe
 from .bonds import BondStore
 from .messages import encode_event, fragment
-from .pairing import Policy, pairing_config, require_encryption_to_subscribe
+from .pairing import pairing_config, require_encryption_to_subscribe
 from .uuids import EVENTS_CHARACTERISTIC, SERVICE
 
 log = logging.getLogger("fedwear.ble")
@@ -97,7 +98,7 @@ class EventUplink:
         backlog: int = 64,
         address: Address | None = None,
         bonds: Path | None = None,
-        pairing: Policy = "first",
+        pairing: PairingPolicy = "first",
         subscribe_within_s: float = 30.0,
     ) -> None:
         self.transport_spec = transport
@@ -106,7 +107,7 @@ class EventUplink:
         self.subscribe_within_s = subscribe_within_s
         self.name = name
         self.bonds_path = bonds  # None: bonds last as long as the process
-        self.pairing: Policy = pairing
+        self.pairing: PairingPolicy = pairing
         self.address = address or device_address(
             seed_file=bonds.with_name("ble-identity") if bonds else None
         )
