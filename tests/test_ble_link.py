@@ -37,22 +37,28 @@ from fedwear.errors import BleError
 # so the ptest and the QEMU guest run these on the target's Python.
 
 
-@pytest.fixture
-def radio(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Two virtual controllers on one link: (wearable transport, central transport)."""
-    wearable, central = tmp_path / "hci-wearable", tmp_path / "hci-central"
+def _controllers(*ptys: Path) -> subprocess.Popen[str]:
+    """bumble's virtual controllers on one link, each serving HCI on a pty at ``ptys``."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bumble.apps.controllers", f"pty:{wearable}", f"pty:{central}"],
+        [sys.executable, "-m", "bumble.apps.controllers", *(f"pty:{p}" for p in ptys)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 20
-    while not (wearable.exists() and central.exists()):
+    while not all(p.exists() for p in ptys):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail(f"virtual controllers did not start: {proc.communicate()[1]}")
         time.sleep(0.05)
+    return proc
+
+
+@pytest.fixture
+def radio(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two virtual controllers on one link: (wearable transport, central transport)."""
+    wearable, central = tmp_path / "hci-wearable", tmp_path / "hci-central"
+    proc = _controllers(wearable, central)
     yield f"serial:{wearable}", f"serial:{central}"
     proc.terminate()
     proc.wait(10)
@@ -262,15 +268,8 @@ def test_losing_the_controller_turns_bluetooth_off_with_one_warning(
     """A UART controller that goes away mid-run (here: the virtual one is killed)."""
     caplog.set_level(logging.WARNING, logger="fedwear.ble")
     hci = tmp_path / "hci"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bumble.apps.controllers", f"pty:{hci}", f"pty:{hci}-2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _controllers(hci, tmp_path / "hci-2")
     try:
-        deadline = time.monotonic() + 20
-        while not hci.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
         uplink = _started(EventUplink(f"serial:{hci}"))
     finally:
         proc.kill()
