@@ -31,6 +31,7 @@ UPSTREAM = {
     "pyserial": "python3-pyserial",
     "msgpack": "python3-msgpack",
     "bleak": "python3-bleak",
+    "dbus-fast": "python3-dbus-fast",
     "bumble": "python3-bumble",
     "cryptography": "python3-cryptography",
 }

@@ -108,7 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     lis.add_argument(
         "--transport",
         required=True,
-        help="the HCI controller as a bumble transport: usb:0, serial:/dev/ttyUSB0, hci-socket:0",
+        help="bluez or bluez:hci1 (the host's own Bluetooth, through bluetoothd), or a "
+        "controller of our own as a bumble transport: usb:0, serial:/dev/ttyUSB0, hci-socket:0",
     )
     lis.add_argument("--address", help="connect to this address instead of scanning")
     lis.add_argument("--count", type=_positive(int), help="stop after this many events")
@@ -116,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     lis.add_argument(
         "--bonds",
         type=Path,
-        help="the keys of paired wearables (default: listen-bonds.json in the state directory)",
+        help="the keys of paired wearables (default: listen-bonds.json in the state "
+        "directory; with bluez, BlueZ keeps them)",
     )
 
     cfg = sub.add_parser("config", help="print the effective configuration as TOML")
@@ -251,7 +253,6 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from .ble.listener import listen
     from .config import state_dir
     from .errors import BleError, describe
 
@@ -272,6 +273,15 @@ def _cmd_listen(args: argparse.Namespace) -> int:
                 done.set()
 
         scan_s = args.timeout if args.timeout is not None else 30.0
+        stack, _, adapter = args.transport.partition(":")
+        if stack == "bluez":
+            from .ble.bluez import listen_bluez
+
+            return await listen_bluez(
+                adapter or None, show, address=args.address, scan_timeout=scan_s, stop=done
+            )
+        from .ble.listener import listen
+
         return await listen(
             args.transport,
             show,

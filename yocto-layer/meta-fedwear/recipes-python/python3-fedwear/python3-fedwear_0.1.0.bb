@@ -41,8 +41,10 @@ do_install_ptest:append() {
 
 RDEPENDS:${PN} += "\
     fedwear-models \
+    python3-bleak \
     python3-bumble \
     python3-cffi \
+    python3-dbus-fast \
     python3-msgpack \
     python3-numpy \
     python3-pyedflib \
