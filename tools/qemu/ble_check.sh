@@ -10,8 +10,8 @@
 bb=/bin/busybox
 rc=1
 received=0
-$bb depmod
-if $bb modprobe hci_uart; then
+[ -e "/lib/modules/$($bb uname -r)/modules.dep" ] || /sbin/depmod -a  # no postinst ran
+if /sbin/modprobe hci_uart; then
     python3 -m bumble.apps.controllers pty:/tmp/hci-chip pty:/tmp/hci-phone >/tmp/ctl.log 2>&1 &
     ctl=$!
     n=0
