@@ -468,7 +468,8 @@ def report(console: Path, boot_s: float) -> int:
     if bluez:
         print(
             f"  BLE through BlueZ (bluetoothd + bleak, `fedwear listen --transport bluez`): "
-            f"{bluez[2]} falls received by the gateway, exit {bluez[1]}"
+            f"{bluez[2]} falls received by the gateway in three sessions (paired, bond "
+            f"reused, paired again after the wearable forgot it), exit {bluez[1]}"
         )
     if tests_rc or run_rc or not ble or ble[1] != "0" or not bluez or bluez[1] != "0":
         print("\n".join(tail))

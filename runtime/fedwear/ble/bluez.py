@@ -60,6 +60,53 @@ async def _find(adapter: str | None, address: str | None, timeout: float) -> BLE
     return found
 
 
+class _SubscribeError(BleError):
+    """The link failed between connecting and subscribing: the point where a stale bond fails."""
+
+
+async def _session(
+    wearable: BLEDevice,
+    adapter: str | None,
+    receiver: Receiver,
+    stop: asyncio.Event | None,
+) -> None:
+    """One connection: pair (or encrypt with BlueZ's bond), subscribe, receive until it ends."""
+    lost = asyncio.Event()
+    try:
+        client = BleakClient(
+            wearable,
+            disconnected_callback=lambda _client: lost.set(),
+            timeout=_CONNECT_S,
+            **_adapter_args(adapter),
+        )
+        await client.connect()
+    except (BleakError, TimeoutError, EOFError) as exc:
+        raise _SubscribeError(f"{wearable.address}: {describe(exc)}", code="link") from None
+    try:
+        try:
+            await client.pair()  # a no-op when BlueZ already holds a bond with it
+        except BleakError as exc:
+            raise BleError(
+                f"{wearable.address} refused to pair ({describe(exc)}); its ble.pairing "
+                "policy decides who may (docs/ble.md)",
+                code="pairing",
+            ) from None
+        try:
+            await client.start_notify(
+                EVENTS_CHARACTERISTIC, lambda _characteristic, data: receiver.feed(bytes(data))
+            )
+        except (BleakError, TimeoutError, EOFError) as exc:
+            raise _SubscribeError(f"{wearable.address}: {describe(exc)}", code="link") from None
+        waits = [asyncio.create_task(lost.wait())]
+        if stop is not None:
+            waits.append(asyncio.create_task(stop.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+    finally:
+        await client.disconnect()
+
+
 async def listen_bluez(
     adapter: str | None,
     on_message: Callable[[dict[str, Any]], None],
@@ -70,7 +117,9 @@ async def listen_bluez(
 ) -> dict[str, int]:
     """Receive events through BlueZ until ``stop`` is set or the link drops; returns the counts.
 
-    ``adapter`` names the BlueZ adapter (``hci0``); None takes BlueZ's default one.
+    ``adapter`` names the BlueZ adapter (``hci0``); None takes BlueZ's default one. A
+    wearable that has forgotten its bond refuses BlueZ's stored keys, and the link fails
+    before the subscription: then the bond is removed from BlueZ and paired afresh, once.
     """
     receiver = Receiver(on_message)
     try:
@@ -83,32 +132,13 @@ async def listen_bluez(
             f"{describe(exc)}",
             code="no-bluez",
         ) from None
-    log.info("BLE: connecting to %s through BlueZ", wearable.address)
-    lost = asyncio.Event()
-    async with (
-        JustWorksAgent(wearable.address),
-        BleakClient(
-            wearable,
-            disconnected_callback=lambda _client: lost.set(),
-            timeout=_CONNECT_S,
-            **_adapter_args(adapter),
-        ) as client,
-    ):
+    async with JustWorksAgent(wearable.address) as agent:
+        log.info("BLE: connecting to %s through BlueZ", wearable.address)
         try:
-            await client.pair()  # a no-op when BlueZ already holds a bond with it
-        except BleakError as exc:
-            raise BleError(
-                f"{wearable.address} refused to pair ({describe(exc)}); its ble.pairing "
-                "policy decides who may (docs/ble.md)",
-                code="pairing",
-            ) from None
-        await client.start_notify(
-            EVENTS_CHARACTERISTIC, lambda _characteristic, data: receiver.feed(bytes(data))
-        )
-        waits = [asyncio.create_task(lost.wait())]
-        if stop is not None:
-            waits.append(asyncio.create_task(stop.wait()))
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in waits:
-            task.cancel()
+            await _session(wearable, adapter, receiver, stop)
+        except _SubscribeError as exc:
+            log.warning("BLE: %s; removing BlueZ's bond with it and pairing again", describe(exc))
+            await agent.remove_device(wearable.details["path"])
+            wearable = await _find(adapter, wearable.address, scan_timeout)
+            await _session(wearable, adapter, receiver, stop)
     return receiver.counts

@@ -93,6 +93,16 @@ class JustWorksAgent:
         self._bus = bus
         return self
 
+    async def remove_device(self, device_path: str) -> None:
+        """Forget a device and its bond in BlueZ (org.bluez.Adapter1.RemoveDevice)."""
+        assert self._bus is not None, "only inside the async with block"
+        adapter_path = device_path.rsplit("/", 1)[0]
+        node = await self._bus.introspect("org.bluez", adapter_path)
+        adapter = self._bus.get_proxy_object("org.bluez", adapter_path, node).get_interface(
+            "org.bluez.Adapter1"
+        )
+        await adapter.call_remove_device(device_path)  # type: ignore[attr-defined]
+
     async def __aexit__(self, *_exc: object) -> None:
         bus, self._bus = self._bus, None
         if bus is None:
