@@ -25,7 +25,7 @@ from bleak.exc import BleakError
 
 from ..errors import BleError, describe
 from .bluez_agent import JustWorksAgent
-from .receiver import Receiver
+from .receiver import Receiver, until_lost_or_stopped
 from .uuids import EVENTS_CHARACTERISTIC, SERVICE
 
 log = logging.getLogger("fedwear.ble")
@@ -97,12 +97,7 @@ async def _session(
             )
         except (BleakError, TimeoutError, EOFError) as exc:
             raise _SubscribeError(f"{wearable.address}: {describe(exc)}", code="link") from None
-        waits = [asyncio.create_task(lost.wait())]
-        if stop is not None:
-            waits.append(asyncio.create_task(stop.wait()))
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in waits:
-            task.cancel()
+        await until_lost_or_stopped(lost, stop)
     finally:
         await client.disconnect()
 

@@ -29,7 +29,7 @@ from bumble.transport import open_transport
 
 from ..errors import BleError, describe
 from .bonds import BondStore
-from .receiver import Receiver
+from .receiver import Receiver, until_lost_or_stopped
 from .uplink import device_address
 from .uuids import EVENTS_CHARACTERISTIC, SERVICE
 
@@ -128,12 +128,7 @@ async def listen(
         if not characteristics:
             raise BleError(f"{target} has no fedwear events characteristic", code="not-fedwear")
         await peer.subscribe(characteristics[0], receiver.feed, prefer_notify=False)
-        waits = [asyncio.create_task(lost.wait())]
-        if stop is not None:
-            waits.append(asyncio.create_task(stop.wait()))
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        for task in waits:
-            task.cancel()
+        await until_lost_or_stopped(lost, stop)
         if not lost.is_set():
             await connection.disconnect()
     return receiver.counts

@@ -7,8 +7,9 @@ message is counted and logged, never raised: one hostile peer must not end the l
 
 from __future__ import annotations
 
-__all__ = ["Receiver"]
+__all__ = ["Receiver", "until_lost_or_stopped"]
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,16 @@ from ..errors import DecodeError
 from .messages import Reassembler, decode_message
 
 log = logging.getLogger("fedwear.ble")
+
+
+async def until_lost_or_stopped(lost: asyncio.Event, stop: asyncio.Event | None) -> None:
+    """A central's receiving phase: until the link drops or the caller says stop."""
+    waits = [asyncio.create_task(lost.wait())]
+    if stop is not None:
+        waits.append(asyncio.create_task(stop.wait()))
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in waits:
+        task.cancel()
 
 
 class Receiver:
