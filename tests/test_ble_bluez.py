@@ -35,6 +35,7 @@ def test_without_a_system_bus_listen_says_bluez_is_not_usable(tmp_path: Path) ->
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("ERROR fedwear: ble: bluez:hci7: BlueZ is not usable here")
+    assert f"system D-Bus at unix:path={tmp_path}/no-bus?" in lines[0]
     assert "FileNotFoundError" in lines[0]
 
 

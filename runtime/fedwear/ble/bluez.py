@@ -15,6 +15,7 @@ __all__ = ["listen_bluez"]
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -30,6 +31,7 @@ from .uuids import EVENTS_CHARACTERISTIC, SERVICE
 
 log = logging.getLogger("fedwear.ble")
 
+_SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"  # where D-Bus clients look by default
 _CONNECT_S = 30.0  # connection and service discovery (bleak's default, 10 s, is tight)
 
 
@@ -122,8 +124,9 @@ async def listen_bluez(
     except BleError:  # nothing in range: said as it is (BleError is an OSError too)
         raise
     except (BleakError, OSError) as exc:  # no bluetoothd, no D-Bus, adapter off or absent
+        bus = os.environ.get("DBUS_SYSTEM_BUS_ADDRESS", _SYSTEM_BUS)
         raise BleError(
-            f"BlueZ is not usable here (is bluetoothd running, and the system D-Bus reachable?): "
+            f"BlueZ is not usable here (is bluetoothd running, on the system D-Bus at {bus}?): "
             f"{describe(exc)}",
             code="no-bluez",
         ) from None
