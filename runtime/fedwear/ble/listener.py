@@ -29,6 +29,7 @@ from bumble.transport import open_transport
 
 from ..errors import BleError, describe
 from .bonds import BondStore
+from .pairing import IDENTITY
 from .receiver import Receiver, until_lost_or_stopped
 from .uplink import device_address
 from .uuids import EVENTS_CHARACTERISTIC, SERVICE
@@ -111,7 +112,7 @@ async def listen(
         )
         device.keystore = BondStore(bonds) if bonds else MemoryKeyStore()
         device.pairing_config_factory = lambda connection: PairingConfig(
-            sc=True, mitm=False, bonding=True
+            sc=True, mitm=False, bonding=True, identity_address_type=IDENTITY
         )
         await device.power_on()
         target = Address(address) if address else await _find_wearable(device, scan_timeout)

@@ -16,7 +16,7 @@ nothing.
 
 from __future__ import annotations
 
-__all__ = ["pairing_config", "require_encryption_to_subscribe"]
+__all__ = ["IDENTITY", "pairing_config", "require_encryption_to_subscribe"]
 
 import logging
 from collections.abc import Callable
@@ -51,13 +51,25 @@ class _PolicyGate(PairingDelegate):
         return allowed
 
 
+# The identity address given at pairing is the static random address the device uses
+# (uplink.device_address). Left unset, bumble gives the controller's public address when
+# it has one, an address the device never connects from.
+IDENTITY = PairingConfig.AddressType.RANDOM
+
+
 def pairing_config(policy: PairingPolicy, device: Device) -> Callable[[Connection], PairingConfig]:
     """A ``device.pairing_config_factory``: Secure Connections, bonding, the policy's gate."""
 
     def factory(connection: Connection) -> PairingConfig:
         assert device.keystore is not None
         gate = _PolicyGate(policy, device.keystore, str(connection.peer_address))
-        return PairingConfig(sc=True, mitm=False, bonding=True, delegate=gate)
+        return PairingConfig(
+            sc=True,
+            mitm=False,
+            bonding=True,
+            delegate=gate,
+            identity_address_type=IDENTITY,
+        )
 
     return factory
 
