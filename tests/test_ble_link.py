@@ -1,7 +1,7 @@
 """The BLE uplink and listener over a real Bluetooth host stack on a virtual radio link.
 
 There is no Bluetooth controller here, so the tests start bumble's virtual controllers
-(``python -m bumble.apps.controllers``): two software controllers on one virtual link,
+(``tests/virtual_radio.py``): two software controllers on one virtual link,
 each serving HCI on a pseudo-terminal, the way a UART Bluetooth chip does. The wearable
 opens one (``serial:<pty>``), the central the other; everything above the radio (HCI,
 L2CAP, ATT/GATT, advertising, connections, MTU exchange, indications) is the real stack.
@@ -33,14 +33,18 @@ from fedwear.ble.uuids import EVENTS_CHARACTERISTIC, SERVICE
 from fedwear.detect.base import Event
 from fedwear.errors import BleError
 
+RADIO = Path(__file__).with_name("virtual_radio.py")
+
 # Not marked "host": bumble (with its virtual controllers) and ptys are on the device too,
 # so the ptest and the QEMU guest run these on the target's Python.
 
 
 def _controllers(*ptys: Path) -> subprocess.Popen[str]:
-    """bumble's virtual controllers on one link, each serving HCI on a pty at ``ptys``."""
+    """bumble's virtual controllers on one link, each serving HCI on a pty at ``ptys``.
+
+    tests/virtual_radio.py: each controller has a public address, as real chips do."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bumble.apps.controllers", *(f"pty:{p}" for p in ptys)],
+        [sys.executable, str(RADIO), *(f"pty:{p}" for p in ptys)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -17,7 +17,7 @@ export DBUS_SYSTEM_BUS_ADDRESS=unix:path=/run/dbus/system_bus_socket
 $bb mkdir -p /run/dbus /var/lib/bluetooth /tmp/bluez
 [ -e "/lib/modules/$($bb uname -r)/modules.dep" ] || /sbin/depmod -a  # no postinst ran
 if /sbin/modprobe -a hci_uart cmac ecdh_generic ccm && dbus-daemon --system --fork --nopidfile; then
-    python3 virtual_radio.py pty:/tmp/bluez/hci-gateway pty:/tmp/bluez/hci-wearable \
+    python3 tests/virtual_radio.py pty:/tmp/bluez/hci-gateway pty:/tmp/bluez/hci-wearable \
         >/tmp/bluez/radio.log 2>&1 &
     radio=$!
     n=0

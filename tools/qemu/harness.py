@@ -319,7 +319,7 @@ def install_service(rootfs: Path) -> None:
     # No login prompt on the console: nothing here would log in, and it interleaves output.
     for getty in ("serial-getty@.service", "getty@.service"):
         (units / getty).symlink_to("/dev/null")
-    for helper in ("systemd_report.py", "ble_check.sh", "bluez_check.sh", "virtual_radio.py"):
+    for helper in ("systemd_report.py", "ble_check.sh", "bluez_check.sh"):
         shutil.copy(ROOT / "tools" / "qemu" / helper, rootfs / "opt" / "fedwear")
 
 

@@ -1,10 +1,12 @@
-"""bumble's virtual controllers on ptys, for a BlueZ host on one of them (QEMU guest only).
+"""bumble's virtual controllers on ptys: the radio of the BLE tests, and of BlueZ in QEMU.
 
-    python3 virtual_radio.py pty:/tmp/hci-gateway pty:/tmp/hci-wearable
+    python3 tests/virtual_radio.py pty:/tmp/hci-gateway pty:/tmp/hci-wearable
 
-Like ``python -m bumble.apps.controllers``, with two differences that BlueZ needs:
-- each controller has a public address (bluetoothd leaves a controller without one
-  unconfigured: "No Bluetooth address for index 0");
+Like ``python -m bumble.apps.controllers``, with two differences that make it more like
+real chips, and that BlueZ needs:
+- each controller has a public address, as most chips do (bluetoothd leaves a controller
+  without one unconfigured: "No Bluetooth address for index 0"; and a host that gives
+  the controller's address where it means its own shows up only then);
 - LE data carries the address the connection was made with. bumble's LocalLink sends it
   from the controller's random address, which a host that connects from its public
   address (as BlueZ does by default) never set: the peer then drops every ATT packet
