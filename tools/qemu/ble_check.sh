@@ -4,7 +4,8 @@
 # A UART Bluetooth chip is attached to the kernel by btattach and appears as hci0; fedwear
 # then takes hci0 through the kernel's HCI user channel (ble.transport = "hci-socket:0", as
 # /etc/fedwear/fedwear.toml ships). Here the chip is one of bumble's virtual controllers
-# serving HCI on a pty; the other controller on the same virtual radio link is a phone,
+# (tests/virtual_radio.py: with a public address, as a chip has) serving HCI on a pty; the
+# other controller on the same virtual radio link is a phone,
 # `fedwear listen` over bumble. A fall replayed at real-time pace must arrive at the phone.
 # Prints FEDWEAR-QEMU-BLE rc=<0 ok> received=<events>.
 bb=/bin/busybox
@@ -12,7 +13,7 @@ rc=1
 received=0
 [ -e "/lib/modules/$($bb uname -r)/modules.dep" ] || /sbin/depmod -a  # no postinst ran
 if /sbin/modprobe hci_uart; then
-    python3 -m bumble.apps.controllers pty:/tmp/hci-chip pty:/tmp/hci-phone >/tmp/ctl.log 2>&1 &
+    python3 tests/virtual_radio.py pty:/tmp/hci-chip pty:/tmp/hci-phone >/tmp/ctl.log 2>&1 &
     ctl=$!
     n=0
     while [ ! -e /tmp/hci-phone ] && [ $n -lt 120 ]; do $bb sleep 1; n=$((n + 1)); done
