@@ -24,12 +24,11 @@ from bumble.core import UUID, AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.hci import Address
 from bumble.keys import MemoryKeyStore
-from bumble.pairing import PairingConfig
 from bumble.transport import open_transport
 
 from ..errors import BleError, describe
 from .bonds import BondStore
-from .pairing import IDENTITY
+from .pairing import just_works
 from .receiver import Receiver, until_lost_or_stopped
 from .uplink import device_address
 from .uuids import EVENTS_CHARACTERISTIC, SERVICE
@@ -111,9 +110,7 @@ async def listen(
             hci.sink,
         )
         device.keystore = BondStore(bonds) if bonds else MemoryKeyStore()
-        device.pairing_config_factory = lambda connection: PairingConfig(
-            sc=True, mitm=False, bonding=True, identity_address_type=IDENTITY
-        )
+        device.pairing_config_factory = lambda connection: just_works()
         await device.power_on()
         target = Address(address) if address else await _find_wearable(device, scan_timeout)
         log.info("BLE: connecting to %s", target)

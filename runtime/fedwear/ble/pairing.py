@@ -16,7 +16,7 @@ nothing.
 
 from __future__ import annotations
 
-__all__ = ["IDENTITY", "pairing_config", "require_encryption_to_subscribe"]
+__all__ = ["just_works", "pairing_config", "require_encryption_to_subscribe"]
 
 import logging
 from collections.abc import Callable
@@ -51,10 +51,20 @@ class _PolicyGate(PairingDelegate):
         return allowed
 
 
-# The identity address given at pairing is the static random address the device uses
-# (uplink.device_address). Left unset, bumble gives the controller's public address when
-# it has one, an address the device never connects from.
-IDENTITY = PairingConfig.AddressType.RANDOM
+def just_works(delegate: PairingDelegate | None = None) -> PairingConfig:
+    """How both ends pair: LE Secure Connections, Just Works, bonding.
+
+    The identity address given is the static random address the device uses
+    (uplink.device_address). Left unset, bumble gives the controller's public address when
+    it has one, an address the device never connects from.
+    """
+    return PairingConfig(
+        sc=True,
+        mitm=False,
+        bonding=True,
+        delegate=delegate,
+        identity_address_type=PairingConfig.AddressType.RANDOM,
+    )
 
 
 def pairing_config(policy: PairingPolicy, device: Device) -> Callable[[Connection], PairingConfig]:
@@ -63,13 +73,7 @@ def pairing_config(policy: PairingPolicy, device: Device) -> Callable[[Connectio
     def factory(connection: Connection) -> PairingConfig:
         assert device.keystore is not None
         gate = _PolicyGate(policy, device.keystore, str(connection.peer_address))
-        return PairingConfig(
-            sc=True,
-            mitm=False,
-            bonding=True,
-            delegate=gate,
-            identity_address_type=IDENTITY,
-        )
+        return just_works(gate)
 
     return factory
 
