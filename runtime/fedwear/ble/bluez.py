@@ -32,6 +32,7 @@ from .uuids import EVENTS_CHARACTERISTIC, SERVICE
 log = logging.getLogger("fedwear.ble")
 
 _SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"  # where D-Bus clients look by default
+_BLEAK_3 = int(version("bleak").split(".")[0]) >= 3
 _CONNECT_S = 30.0  # connection and service discovery (bleak's default, 10 s, is tight)
 
 
@@ -39,7 +40,7 @@ def _adapter_args(adapter: str | None) -> dict[str, Any]:
     """bleak 3 takes the adapter in its ``bluez`` options; older releases as a keyword."""
     if adapter is None:
         return {}
-    if int(version("bleak").split(".")[0]) >= 3:
+    if _BLEAK_3:
         return {"bluez": {"adapter": adapter}}
     return {"adapter": adapter}
 

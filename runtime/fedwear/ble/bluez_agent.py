@@ -21,6 +21,7 @@ wearable with a display would need a person to compare the numbers).
 __all__ = ["JustWorksAgent"]
 
 import logging
+from typing import Any
 
 from dbus_fast import BusType, DBusError
 from dbus_fast.aio import MessageBus
@@ -76,21 +77,23 @@ class JustWorksAgent:
     def __init__(self, address: str) -> None:
         self._agent = _Agent(address)
         self._bus: MessageBus | None = None
+        self._manager: Any = None  # org.bluez.AgentManager1: registers, then unregisters
 
     async def __aenter__(self) -> "JustWorksAgent":
         bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
         try:
             bus.export(_PATH, self._agent)
             node = await bus.introspect("org.bluez", "/org/bluez")
-            manager = bus.get_proxy_object("org.bluez", "/org/bluez", node).get_interface(
+            # dbus-fast makes the call_* methods at run time from the introspection: Any.
+            manager: Any = bus.get_proxy_object("org.bluez", "/org/bluez", node).get_interface(
                 "org.bluez.AgentManager1"
             )
-            await manager.call_register_agent(_PATH, "NoInputNoOutput")  # type: ignore[attr-defined]
-            await manager.call_request_default_agent(_PATH)  # type: ignore[attr-defined]
+            await manager.call_register_agent(_PATH, "NoInputNoOutput")
+            await manager.call_request_default_agent(_PATH)
         except BaseException:
             bus.disconnect()
             raise
-        self._bus = bus
+        self._bus, self._manager = bus, manager
         return self
 
     async def remove_device(self, device_path: str) -> None:
@@ -98,21 +101,17 @@ class JustWorksAgent:
         assert self._bus is not None, "only inside the async with block"
         adapter_path = device_path.rsplit("/", 1)[0]
         node = await self._bus.introspect("org.bluez", adapter_path)
-        adapter = self._bus.get_proxy_object("org.bluez", adapter_path, node).get_interface(
+        adapter: Any = self._bus.get_proxy_object("org.bluez", adapter_path, node).get_interface(
             "org.bluez.Adapter1"
         )
-        await adapter.call_remove_device(device_path)  # type: ignore[attr-defined]
+        await adapter.call_remove_device(device_path)
 
     async def __aexit__(self, *_exc: object) -> None:
         bus, self._bus = self._bus, None
         if bus is None:
             return
         try:
-            node = await bus.introspect("org.bluez", "/org/bluez")
-            manager = bus.get_proxy_object("org.bluez", "/org/bluez", node).get_interface(
-                "org.bluez.AgentManager1"
-            )
-            await manager.call_unregister_agent(_PATH)  # type: ignore[attr-defined]
+            await self._manager.call_unregister_agent(_PATH)
         except DBusError as exc:  # bluetoothd went away meanwhile: nothing to undo
             log.debug("BLE: could not unregister the pairing agent: %s", exc)
         finally:
