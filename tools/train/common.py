@@ -44,10 +44,10 @@ def seed_everything(seed: int = SEED) -> None:
 
 
 def fresh_names() -> None:
-    """Layer names count from zero again, so a model file's bytes (its tensor names) do not
-    depend on how many models this process trained before it: `--only NAME` writes the same
-    file as the full build. Call once per fitted model, not per ensemble member (names in
-    one graph must differ)."""
+    """Layer names count from zero again, so nothing a model ends with (its input and output
+    names, the only names `strip_tensor_names` keeps) depends on how many models this
+    process trained before it: `--only NAME` writes the same file as the full build. Call
+    once per fitted model, not per ensemble member (names in one graph must differ)."""
     from tensorflow import keras
 
     keras.backend.clear_session()
@@ -85,7 +85,25 @@ def to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
-    return bytes(conv.convert())
+    return strip_tensor_names(bytes(conv.convert()))
+
+
+def strip_tensor_names(content: bytes) -> bytes:
+    """Drop the name of every tensor but the inputs and outputs (the card checks those).
+
+    The converter names each tensor after its Keras layer path; in these small models the
+    names were a third of the file, and nothing reads them. Weights, graph and
+    quantization are left as they are, so the model computes exactly what it did.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    for graph in model.subgraphs:
+        keep = set(graph.inputs) | set(graph.outputs)
+        for index, tensor in enumerate(graph.tensors):
+            if index not in keep:
+                tensor.name = None
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def tensor_specs(content: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
