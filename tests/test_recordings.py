@@ -131,6 +131,29 @@ def test_truncated_edf_and_wfdb_are_dataset_errors(tmp_path: Path, data_dir: Pat
         read_recording(tmp_path / "119_60s.hea", RATES)
 
 
+def test_a_cut_padded_or_garbled_edf_says_so_and_prints_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    whole = bundled_recording().read_bytes()
+    edf = tmp_path / "bad.edf"
+    for content, message in (
+        (
+            whole[:-1],
+            rf"bad\.edf: EDF file truncated: {len(whole) - 1} bytes, its header "
+            rf"describes {len(whole)}",
+        ),
+        (whole + b"\0\0", rf"longer than its header says: {len(whole) + 2} bytes"),
+        (whole[:200], "not an EDF file"),
+        (b"0" * 252 + b"9999" + whole[256:], "not an EDF file"),
+    ):
+        edf.write_bytes(content)
+        with pytest.raises(DatasetError, match=message):
+            read_recording(edf, RATES)
+    # pyedflib's C code prints its own complaint to standard output: it must never run
+    # on such a file, or the JSON report and the event stream get a stray line.
+    assert capfd.readouterr().out == ""
+
+
 def test_unknown_files_and_folders(tmp_path: Path) -> None:
     (tmp_path / "notes.csv").write_text("a,b\n")
     with pytest.raises(DatasetError, match="unknown recording type"):

@@ -223,6 +223,37 @@ def _edf_pick(labels: list[str], group: str, count: int) -> list[int]:
     return []
 
 
+def _check_edf_size(path: Path) -> None:
+    """A file cut short (or padded) must fail here, with the sizes: pyedflib's C code
+    prints its own size complaint to standard output, into the event stream or the
+    ``--json`` report, before it raises."""
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(0)
+            head = f.read(256)
+            count = int(head[252:256].decode("ascii"))
+            header_bytes = int(head[184:192].decode("ascii"))
+            records = int(head[236:244].decode("ascii"))
+            if count <= 0 or header_bytes != 256 * (count + 1) or header_bytes > size:
+                raise ValueError("header size")
+            f.seek(256 + 216 * count)
+            per_record = [int(f.read(8).decode("ascii")) for _ in range(count)]
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise DatasetError("not an EDF file (unreadable header)", path=str(path)) from None
+    if records <= 0:
+        return  # EDF+ may leave the record count at -1; pyedflib decides then
+    sample_bytes = 3 if head[:1] == b"\xff" else 2  # BDF: 24-bit samples
+    expected = header_bytes + records * sum(per_record) * sample_bytes
+    if size != expected:
+        what = "truncated" if size < expected else "longer than its header says"
+        raise DatasetError(
+            f"EDF file {what}: {size} bytes, its header describes {expected}",
+            path=str(path),
+            code="truncated",
+        )
+
+
 def read_edf(path: Path, rates: dict[str, float]) -> Recording:
     """An EDF file with wrist IMU/PPG (and chest ECG), plus beat annotations if present.
 
@@ -231,6 +262,7 @@ def read_edf(path: Path, rates: dict[str, float]) -> Recording:
     """
     import pyedflib
 
+    _check_edf_size(path)
     try:
         reader = pyedflib.EdfReader(str(path))
     except OSError as exc:
