@@ -1,0 +1,44 @@
+"""The beat model's training weights (tools/train/beats.py): numpy only, no TensorFlow."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "train"))
+
+import beats
+
+pytestmark = pytest.mark.host  # the training tools live in the checkout, not on the device
+
+N, S, V = (beats.LABELS[c] for c in ("N", "S", "V"))
+
+
+def test_a_record_with_a_hundred_times_the_beats_weighs_ten_times_not_a_hundred() -> None:
+    y = np.array([N] * 400 + [V] * 100 + [V] * 1)
+    record = np.array(["a"] * 200 + ["b"] * 200 + ["a"] * 100 + ["b"])
+    w = beats.beat_weights(y, record)
+    in_a, in_b = (y == V) & (record == "a"), (y == V) & (record == "b")
+    assert beats.RECORD_BALANCE == 0.5
+    assert w[in_a].sum() / w[in_b].sum() == pytest.approx(100**0.5)
+
+
+def test_each_class_keeps_its_class_weight_on_average() -> None:
+    y = np.array([N] * 800 + [S] * 30 + [S] * 3 + [V] * 90 + [V] * 10)
+    record = np.array(["a"] * 400 + ["b"] * 400 + ["a"] * 30 + ["b"] * 3 + ["a"] * 90 + ["b"] * 10)
+    w = beats.beat_weights(y, record)
+    for c, n in ((N, 800), (S, 33), (V, 100)):
+        assert w[y == c].mean() == pytest.approx((800 / n) ** 0.75)
+    # Records with equal counts (N) weigh alike, so nothing moves within N.
+    assert np.allclose(w[y == N], 1.0)
+
+
+def test_a_class_missing_from_the_training_records_leaves_the_others_finite() -> None:
+    y = np.array([N] * 50 + [V] * 5)
+    record = np.array(["a"] * 50 + ["b"] * 5)
+    w = beats.beat_weights(y, record)
+    assert np.isfinite(w).all() and (w > 0).all()
+    assert w[y == V].mean() == pytest.approx(10**0.75)
