@@ -24,6 +24,14 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    """Write the figure and free it: matplotlib keeps every open figure otherwise."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _bars(
     plt: Any, names: list[str], series: dict[str, list[float]], ylabel: str, title: str, path: Path
 ) -> Path:
@@ -36,10 +44,7 @@ def _bars(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _roc_pr(plt: Any, curves: dict[str, dict[str, Any]], title: str, path: Path) -> Path:
@@ -56,10 +61,7 @@ def _roc_pr(plt: Any, curves: dict[str, dict[str, Any]], title: str, path: Path)
     b.set_ylabel("precision")
     b.set_title(f"PR, {title}")
     a.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _beat_timeline(plt: Any, name: str, timeline: dict[str, Any], path: Path) -> Path:
@@ -76,10 +78,7 @@ def _beat_timeline(plt: Any, name: str, timeline: dict[str, Any], path: Path) ->
     ax.set_ylabel("RR before the beat (s)")
     ax.set_title(f"{name}: beats by class (dashed: events; red: ventricular runs)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _timeline(
@@ -95,10 +94,7 @@ def _timeline(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def _level(trace: list[Any], result: dict[str, Any]) -> list[tuple[float, float]]:
