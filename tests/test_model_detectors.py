@@ -103,13 +103,15 @@ def test_noisy_walking_ecg_gives_one_unclassifiable_event_and_no_false_ectopy() 
     assert {c for _, c in det.beats} == {"Q"}
 
 
-def _ecg_at(beat_times_s: np.ndarray, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """A clean single-lead trace: the same narrow upright beat at each given time."""
+def _ecg_at(
+    beat_times_s: np.ndarray, seconds: float, width_s: float = 0.012
+) -> tuple[np.ndarray, np.ndarray]:
+    """A clean single-lead trace: the same upright beat (narrow by default) at each time."""
     t = np.arange(int(seconds * 250)) / 250.0
     x = np.zeros_like(t)
     for at in beat_times_s:
-        near = slice(max(0, int((at - 0.1) * 250)), int((at + 0.1) * 250))
-        x[near] += np.exp(-0.5 * ((t[near] - at) / 0.012) ** 2)
+        near = slice(max(0, int((at - 5 * width_s) * 250)), int((at + 5 * width_s) * 250))
+        x[near] += np.exp(-0.5 * ((t[near] - at) / width_s) ** 2)
     return np.round(t * 1e9).astype(np.int64), x[:, None]
 
 
@@ -153,6 +155,34 @@ def test_fibrillating_rhythm_gives_one_irregular_rhythm_event_and_no_s_beats() -
     rr_inputs = np.array([v.reshape(-1)[SEGMENT_SIZE:] for v in det.model.inputs])
     on_time = np.all(rr_inputs == 0, axis=1)
     assert not on_time[:100].any() and on_time.sum() > 0.8 * len(after)
+
+
+def test_frequent_ventricular_ectopy_is_not_called_irregular_rhythm() -> None:
+    """Sinus rhythm with a wide V beat after 30 % of the beats, at random, each with its
+    compensatory pause: uneven enough for the check over every interval (it holds, and
+    the beats are classified as in fibrillation), but not fibrillation, which is what
+    the event reports."""
+    rng = np.random.default_rng(0)
+    sinus, ventricular, at = [], [], 0.5
+    for k in range(300):
+        sinus.append(at)
+        rr = rng.uniform(0.75, 0.85)
+        if k > 20 and rng.random() < 0.3:
+            ventricular.append(at + rng.uniform(0.5, 0.75) * rr)
+            rr *= 2
+        at += rr
+    t, x = _ecg_at(np.array(sinus), at + 1.0)
+    wide = _ecg_at(np.array(ventricular), at + 1.0, width_s=0.04)[1]
+    det = detector("beats")
+    det.record_beats = True
+    events, held = [], 0
+    for i in range(0, len(t), 250):
+        window = _window("ecg", t[i : i + 250], x[i : i + 250] - 1.5 * wide[i : i + 250], 250.0)
+        events += det.on_window(window)
+        held += det.fibrillation.active
+    assert [c for _, c in det.beats].count("V") >= 0.95 * len(ventricular)
+    assert held > 10  # seconds during which every interval looked like fibrillation
+    assert not [e for e in events if e.kind == "irregular_rhythm"]
 
 
 def test_bigeminy_is_not_called_irregular_rhythm() -> None:

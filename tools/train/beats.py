@@ -349,8 +349,9 @@ While the last {THRESHOLDS["fibrillation_window_beats"]} RR intervals look like 
 {THRESHOLDS["fibrillation_rmssd_ratio"]}, entropy of their histogram above {THRESHOLDS["fibrillation_entropy"]}, turning points as in
 a random series), the RR intervals say nothing about ectopy: the model then gets an
 on-time beat's RR features and judges the beat by its shape alone, a beat it still calls
-S is called N (AAMI labels the beats of that rhythm N), and an `irregular_rhythm` event is
-raised.
+S is called N (AAMI labels the beats of that rhythm N). An `irregular_rhythm` event is
+raised when the same test passes on the intervals between beats not called V: frequent
+ventricular ectopy alone makes a sinus rhythm as uneven as fibrillation.
 
 The model is the average of {ENSEMBLE} small networks (each a 1-D CNN over the beat's
 difference from the template beside a dense layer over its RR features), trained alike

@@ -6,7 +6,9 @@
 - ``ventricular_run``: ``run_length`` or more V beats in a row, once per run;
 - ``irregular_rhythm``: the last beats' RR intervals look like atrial fibrillation
   (``fedwear.infer.rhythm``: irregular, spread out and in random order), once until the
-  rhythm settles again.
+  rhythm settles again. The intervals next to V beats are left out of this check, as AF
+  detectors leave ectopic beats out: frequent ventricular ectopy makes sinus rhythm as
+  uneven as fibrillation, and it has its own events.
 
 In a fibrillating rhythm every beat comes early or late, so its RR intervals say nothing
 about ectopy: the model then sees an on-time beat's RR features and judges the shape
@@ -28,6 +30,7 @@ __all__ = ["BeatDetector"]
 import numpy as np
 
 from ..infer.beats import SEGMENT_SIZE, Beat, BeatTracker
+from ..infer.card import ModelCard
 from ..infer.engine import QuantizedModel
 from ..infer.rhythm import FibrillationCheck
 from .base import Detector, Event, Window
@@ -45,11 +48,10 @@ class BeatDetector(Detector):
         self.rate = card.stream_rate("ecg", rate_hz)
         self.classes = tuple(card.param("preprocessing", "classes"))
         self.run_length = int(card.param("thresholds", "run_length"))
-        self.fibrillation = FibrillationCheck(
-            int(card.param("thresholds", "fibrillation_window_beats")),
-            float(card.param("thresholds", "fibrillation_rmssd_ratio")),
-            float(card.param("thresholds", "fibrillation_entropy")),
-        )
+        # Two views of the same check: every interval decides how a beat is classified
+        # (the figures in the card), the intervals between non-V beats raise the event.
+        self.fibrillation = self._fibrillation_check(card)
+        self.fibrillation_without_v = self._fibrillation_check(card)
         self.min_quality = float(card.param("thresholds", "min_template_fit"))
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
@@ -61,12 +63,21 @@ class BeatDetector(Detector):
         self.unclassifiable = 0
         self.reset()
 
+    @staticmethod
+    def _fibrillation_check(card: ModelCard) -> FibrillationCheck:
+        return FibrillationCheck(
+            int(card.param("thresholds", "fibrillation_window_beats")),
+            float(card.param("thresholds", "fibrillation_rmssd_ratio")),
+            float(card.param("thresholds", "fibrillation_entropy")),
+        )
+
     def reset(self) -> None:
         self.tracker.reset()
         self._v_run = 0
         self._last_ectopic: dict[str, int] = {}
         self._since_event: dict[str, int] = {}
         self.fibrillation.reset()
+        self.fibrillation_without_v.reset()
         self._irregular = False
         self._noisy = False
 
@@ -77,6 +88,7 @@ class BeatDetector(Detector):
             self.flagged += 1
             self.tracker.reset()  # a gap: beats across it would have false RR intervals
             self.fibrillation.gap()
+            self.fibrillation_without_v.gap()
             return []
         events: list[Event] = []
         for beat in self.tracker.push(w.t[-new:], v):
@@ -94,6 +106,10 @@ class BeatDetector(Detector):
         cls = self.classes[k]
         if cls == "S" and self.fibrillation.active:
             cls = "N"
+        if cls == "V":
+            self.fibrillation_without_v.gap()  # no interval into or out of a V beat
+        else:
+            self.fibrillation_without_v.beat(beat.t_ns / 1e9)
         if self.record_beats:
             self._record(beat.t_ns, cls, probs)
         events = []
@@ -143,6 +159,7 @@ class BeatDetector(Detector):
             self._record(beat.t_ns, "Q", np.zeros(len(self.classes)))
         self._v_run = 0
         self.fibrillation.gap()
+        self.fibrillation_without_v.gap()
         if self._noisy or beat.quality == 0.0:  # 0.0: still learning the template
             return []
         self._noisy = True
@@ -159,7 +176,7 @@ class BeatDetector(Detector):
         ]
 
     def _rhythm(self, t_ns: int, stream: str) -> list[Event]:
-        check = self.fibrillation
+        check = self.fibrillation_without_v
         if check.latest is None:
             return []
         if not self._irregular and check.active:
