@@ -63,6 +63,39 @@ def test_mitbih_reference_reads_flutter_episodes(tmp_path: Path) -> None:
     assert ref.times.tolist() == [1.0, 2.0, 5.0]
     assert ref.classes == ["N", "V", "N"]
     assert ref.flutter.tolist() == [[3.0, 4.0], [8.0, 10.0]]
+    assert ref.fibrillation.shape == (0, 2) and ref.duration_s == 10.0
+
+
+def test_mitbih_reference_reads_fibrillation_episodes(tmp_path: Path) -> None:
+    """Rhythm marks ("+" with a note) open and close atrial fibrillation and flutter
+    episodes (fibrillation turning to flutter is one); the last runs to the record's end."""
+    wfdb = pytest.importorskip("wfdb", reason="the wfdb extra is not installed")
+    from fedwear.evaluate.references import mitbih_reference
+
+    fs = 250
+    wfdb.wrsamp(
+        "af",
+        fs=fs,
+        units=["mV"],
+        sig_name=["MLII"],
+        p_signal=np.zeros((12 * fs, 1)),
+        fmt=["212"],
+        write_dir=str(tmp_path),
+    )
+    marks = [(0.1, "+", "(N"), (1.0, "N", ""), (2.0, "+", "(AFIB"), (2.5, "N", "")]
+    marks += [(4.0, "+", "(AFL"), (6.0, "+", "(N"), (7.0, "N", ""), (9.0, "+", "(AFIB")]
+    wfdb.wrann(
+        "af",
+        "atr",
+        np.array([round(t * fs) for t, _, _ in marks]),
+        symbol=[m for _, m, _ in marks],
+        aux_note=[n for _, _, n in marks],
+        write_dir=str(tmp_path),
+    )
+    ref = mitbih_reference(tmp_path / "af.hea")
+    assert ref.classes == ["N", "N", "N"]
+    assert ref.fibrillation.tolist() == [[2.0, 6.0], [9.0, 12.0]]
+    assert ref.duration_s == 12.0
 
 
 def test_class_scores_rows_follow_the_confusion_counts() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
+from ..detect.base import Event
 from ..detect.beats import BeatDetector
 from ..errors import DatasetError
 from ..ingest.recordings import recordings_in
@@ -77,6 +78,7 @@ def evaluate_beats(
                     "ecg_unclassifiable",
                 )
             },
+            "fibrillation": _fibrillation_events(ref.fibrillation, ref.duration_s, events),
             "timeline": _timeline(det_s, det_cls, events),
         }
     all_classes = np.concatenate(classes)
@@ -96,8 +98,36 @@ def evaluate_beats(
             "ventricular_flutter_s": round(
                 sum(r["ventricular_flutter_s"] for r in per.values()), 1
             ),
+            "fibrillation": _fibrillation_total([r["fibrillation"] for r in per.values()]),
         },
     }
+
+
+def _fibrillation_events(
+    episodes: np.ndarray, duration_s: float, events: list[Event]
+) -> dict[str, Any]:
+    """Where the `irregular_rhythm` events fell: inside the reference's atrial
+    fibrillation or flutter episodes, or outside them (false, whatever the rhythm was)."""
+    t = np.array([e.t_ns / 1e9 for e in events if e.kind == "irregular_rhythm"])
+    # in_episode[i, j]: event i fell inside episode j
+    in_episode = (episodes[:, 0] <= t[:, None]) & (t[:, None] < episodes[:, 1])
+    inside = int(in_episode.any(axis=1).sum())
+    fibrillation_s = float(np.sum(np.diff(episodes, axis=1)))
+    return {
+        "reference_s": round(fibrillation_s, 1),
+        "episodes": len(episodes),
+        "episodes_with_event": int(in_episode.any(axis=0).sum()),
+        "events_inside": inside,
+        "events_outside": len(t) - inside,
+        "hours_outside": round(max(0.0, duration_s - fibrillation_s) / 3600, 3),
+    }
+
+
+def _fibrillation_total(records: list[dict[str, Any]]) -> dict[str, Any]:
+    total = {k: sum(r[k] for r in records) for k in records[0]}
+    hours = total["hours_outside"]
+    total["events_outside_per_hour"] = round(total["events_outside"] / hours, 2) if hours else None
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in total.items()}
 
 
 def unclassifiable(counts: dict[tuple[str, str], int]) -> int:

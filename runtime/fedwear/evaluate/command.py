@@ -66,12 +66,22 @@ def format_table(result: dict[str, Any]) -> str:
     """A plain-text table: one row per subject/record, then the overall row."""
     detector = result["detector"]
     if detector == "beats":
-        # "flutter s": time in ventricular flutter, which the figures leave out (EC57's bxb)
-        header = ["record", "N Se", "N +P", "S Se", "S +P", "V Se", "V +P", "Q beats", "flutter s"]
+        # "flutter s": time in ventricular flutter, which the figures leave out (EC57's bxb);
+        # "AF events": irregular_rhythm events inside / outside the reference's atrial
+        # fibrillation and flutter episodes
+        header = ["record", "N Se", "N +P", "S Se", "S +P", "V Se", "V +P", "Q beats"]
+        header += ["flutter s", "AF events in/out"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
             figures = [_fmt(r[c][k]) for c in "NSV" for k in ("se", "ppv")]
-            return [name, *figures, _fmt(r["unclassifiable"]), _fmt(r["ventricular_flutter_s"])]
+            af = r["fibrillation"]
+            return [
+                name,
+                *figures,
+                _fmt(r["unclassifiable"]),
+                _fmt(r["ventricular_flutter_s"]),
+                f"{af['events_inside']}/{af['events_outside']}",
+            ]
 
         rows = [row(k, v) for k, v in result["per_record"].items()]
     elif detector == "fall":

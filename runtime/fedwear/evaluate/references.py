@@ -22,21 +22,39 @@ class MitbihReference(NamedTuple):
     # (start, end) s of each ventricular flutter or fibrillation episode ("[" to "]"): no
     # beat is labelled inside, and EC57's comparator (bxb) counts no beat there either.
     flutter: np.ndarray
+    # (start, end) s of each atrial fibrillation or flutter episode (rhythm marks "+" with
+    # the note "(AFIB" or "(AFL"): the rhythm an `irregular_rhythm` event is meant for.
+    fibrillation: np.ndarray
+    duration_s: float
+
+
+# Rhythm notes of atrial fibrillation and atrial flutter (MIT-BIH's rhythm annotations).
+FIBRILLATION_RHYTHMS = frozenset({"(AFIB", "(AFL"})
 
 
 def mitbih_reference(hea: Path) -> MitbihReference:
-    """Beats, their AAMI classes and the flutter episodes from the record's ``.atr``."""
-    samples, symbols = read_wfdb_annotations(hea)
+    """Beats, their AAMI classes, and the flutter and fibrillation episodes from the
+    record's ``.atr``."""
+    samples, symbols, notes = read_wfdb_annotations(hea)
     base = str(hea.with_suffix(""))
     try:
         header = import_wfdb(hea).rdheader(base)
         fs = float(header.fs)
     except Exception as exc:  # wfdb raises bare errors on bad files
         raise DatasetError(f"unreadable record header ({exc})", path=base + ".hea") from None
-    times, classes, flutter = [], [], []
+    end_s = (header.sig_len or (int(samples[-1]) + 1 if len(samples) else 0)) / fs
+    times, classes, flutter, fibrillation = [], [], [], []
     start: float | None = None
-    for sample, symbol in zip(samples, symbols, strict=True):
-        if symbol == "[":
+    fibrillation_start: float | None = None
+    for sample, symbol, note in zip(samples, symbols, notes, strict=True):
+        if symbol == "+":  # a rhythm change; fibrillation to flutter is one episode
+            if note in FIBRILLATION_RHYTHMS:
+                if fibrillation_start is None:
+                    fibrillation_start = sample / fs
+            elif fibrillation_start is not None:
+                fibrillation.append((fibrillation_start, sample / fs))
+                fibrillation_start = None
+        elif symbol == "[":
             start = sample / fs if start is None else start
         elif symbol == "]" and start is not None:
             flutter.append((start, sample / fs))
@@ -45,9 +63,16 @@ def mitbih_reference(hea: Path) -> MitbihReference:
             times.append(sample / fs)
             classes.append(c)
     if start is not None:  # the record ends in flutter
-        last = header.sig_len if header.sig_len else (samples[-1] + 1)
-        flutter.append((start, last / fs))
-    return MitbihReference(np.asarray(times), classes, np.asarray(flutter).reshape(-1, 2))
+        flutter.append((start, end_s))
+    if fibrillation_start is not None:
+        fibrillation.append((fibrillation_start, end_s))
+    return MitbihReference(
+        np.asarray(times),
+        classes,
+        np.asarray(flutter).reshape(-1, 2),
+        np.asarray(fibrillation).reshape(-1, 2),
+        end_s,
+    )
 
 
 def mobifall_label(path: Path) -> tuple[str, bool]:

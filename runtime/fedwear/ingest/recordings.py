@@ -324,15 +324,17 @@ def import_wfdb(path: Path) -> Any:
     return wfdb
 
 
-def read_wfdb_annotations(path: Path) -> tuple[np.ndarray, list[str]]:
-    """Sample numbers and symbols of a record's ``.atr`` file (beats and rhythm marks)."""
+def read_wfdb_annotations(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
+    """Sample numbers, symbols and notes of a record's ``.atr`` file (beats and rhythm
+    marks; a rhythm mark "+" names its rhythm in the note, e.g. "(AFIB")."""
     wfdb = import_wfdb(path)
     base = str(path.with_suffix(""))
     try:
         ann = wfdb.rdann(base, "atr")
     except Exception as exc:  # wfdb raises bare errors on bad files
         raise DatasetError(f"unreadable beat annotations ({exc})", path=base + ".atr") from None
-    return np.asarray(ann.sample), list(ann.symbol)
+    notes = ann.aux_note or [""] * len(ann.symbol)
+    return np.asarray(ann.sample), list(ann.symbol), [n.strip("\x00 ") for n in notes]
 
 
 def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
@@ -358,7 +360,7 @@ def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
     lead = names.index(PREFERRED_LEAD) if PREFERRED_LEAD in names else 0
     streams = {"ecg": resample(t, signal[:, lead : lead + 1], rates.get("ecg", fs))}
     if Path(base + ".atr").is_file() and "hr" in rates:
-        samples, symbols = read_wfdb_annotations(path)
+        samples, symbols, _ = read_wfdb_annotations(path)
         beats = (
             np.array(
                 [s for s, sym in zip(samples, symbols, strict=True) if sym in BEAT_SYMBOLS],
