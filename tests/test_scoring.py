@@ -36,30 +36,36 @@ def test_detections_in_ventricular_flutter_are_not_counted() -> None:
     assert late == {("N", "N"): 1, ("V", "V"): 1}
 
 
-def test_mitbih_reference_reads_flutter_episodes(tmp_path: Path) -> None:
+def _annotated_record(tmp_path: Path, seconds: float, marks: list[tuple[float, str, str]]) -> Path:
+    """A flat MLII record at 250 Hz with the given (time s, symbol, note) annotations."""
     wfdb = pytest.importorskip("wfdb", reason="the wfdb extra is not installed")
-    from fedwear.evaluate.references import mitbih_reference
-
     fs = 250
     wfdb.wrsamp(
-        "vf",
+        "rec",
         fs=fs,
         units=["mV"],
         sig_name=["MLII"],
-        p_signal=np.zeros((10 * fs, 1)),
+        p_signal=np.zeros((round(seconds * fs), 1)),
         fmt=["212"],
         write_dir=str(tmp_path),
     )
-    marks = [(1.0, "N"), (2.0, "V"), (3.0, "["), (3.2, "!"), (3.5, "!"), (4.0, "]")]
-    marks += [(5.0, "N"), (8.0, "["), (8.4, "!")]  # the record ends in flutter
     wfdb.wrann(
-        "vf",
+        "rec",
         "atr",
-        np.array([round(t * fs) for t, _ in marks]),
-        symbol=[s for _, s in marks],
+        np.array([round(t * fs) for t, _, _ in marks]),
+        symbol=[m for _, m, _ in marks],
+        aux_note=[n for _, _, n in marks],
         write_dir=str(tmp_path),
     )
-    ref = mitbih_reference(tmp_path / "vf.hea")
+    return tmp_path / "rec.hea"
+
+
+def test_mitbih_reference_reads_flutter_episodes(tmp_path: Path) -> None:
+    from fedwear.evaluate.references import mitbih_reference
+
+    marks = [(1.0, "N"), (2.0, "V"), (3.0, "["), (3.2, "!"), (3.5, "!"), (4.0, "]")]
+    marks += [(5.0, "N"), (8.0, "["), (8.4, "!")]  # the record ends in flutter
+    ref = mitbih_reference(_annotated_record(tmp_path, 10, [(t, m, "") for t, m in marks]))
     assert ref.times.tolist() == [1.0, 2.0, 5.0]
     assert ref.classes == ["N", "V", "N"]
     assert ref.flutter.tolist() == [[3.0, 4.0], [8.0, 10.0]]
@@ -69,30 +75,11 @@ def test_mitbih_reference_reads_flutter_episodes(tmp_path: Path) -> None:
 def test_mitbih_reference_reads_fibrillation_episodes(tmp_path: Path) -> None:
     """Rhythm marks ("+" with a note) open and close atrial fibrillation and flutter
     episodes (fibrillation turning to flutter is one); the last runs to the record's end."""
-    wfdb = pytest.importorskip("wfdb", reason="the wfdb extra is not installed")
     from fedwear.evaluate.references import mitbih_reference
 
-    fs = 250
-    wfdb.wrsamp(
-        "af",
-        fs=fs,
-        units=["mV"],
-        sig_name=["MLII"],
-        p_signal=np.zeros((12 * fs, 1)),
-        fmt=["212"],
-        write_dir=str(tmp_path),
-    )
     marks = [(0.1, "+", "(N"), (1.0, "N", ""), (2.0, "+", "(AFIB"), (2.5, "N", "")]
     marks += [(4.0, "+", "(AFL"), (6.0, "+", "(N"), (7.0, "N", ""), (9.0, "+", "(AFIB")]
-    wfdb.wrann(
-        "af",
-        "atr",
-        np.array([round(t * fs) for t, _, _ in marks]),
-        symbol=[m for _, m, _ in marks],
-        aux_note=[n for _, _, n in marks],
-        write_dir=str(tmp_path),
-    )
-    ref = mitbih_reference(tmp_path / "af.hea")
+    ref = mitbih_reference(_annotated_record(tmp_path, 12, marks))
     assert ref.classes == ["N", "N", "N"]
     assert ref.fibrillation.tolist() == [[2.0, 6.0], [9.0, 12.0]]
     assert ref.duration_s == 12.0
