@@ -71,6 +71,11 @@ class BeatDetector(Detector):
             float(card.param("thresholds", "fibrillation_entropy")),
         )
 
+    def _no_interval_here(self) -> None:
+        """Missing samples or a Q beat: neither rhythm check may measure across here."""
+        self.fibrillation.gap()
+        self.fibrillation_without_v.gap()
+
     def reset(self) -> None:
         self.tracker.reset()
         self._v_run = 0
@@ -87,8 +92,7 @@ class BeatDetector(Detector):
         if not np.all(np.isfinite(v)):
             self.flagged += 1
             self.tracker.reset()  # a gap: beats across it would have false RR intervals
-            self.fibrillation.gap()
-            self.fibrillation_without_v.gap()
+            self._no_interval_here()
             return []
         events: list[Event] = []
         for beat in self.tracker.push(w.t[-new:], v):
@@ -158,8 +162,7 @@ class BeatDetector(Detector):
         if self.record_beats:
             self._record(beat.t_ns, "Q", np.zeros(len(self.classes)))
         self._v_run = 0
-        self.fibrillation.gap()
-        self.fibrillation_without_v.gap()
+        self._no_interval_here()
         if self._noisy or beat.quality == 0.0:  # 0.0: still learning the template
             return []
         self._noisy = True
