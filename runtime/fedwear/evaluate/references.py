@@ -44,7 +44,7 @@ def mitbih_reference(hea: Path) -> MitbihReference:
         raise DatasetError(f"unreadable record header ({exc})", path=base + ".hea") from None
     end_s = (header.sig_len or (int(samples[-1]) + 1 if len(samples) else 0)) / fs
     times, classes, flutter, fibrillation = [], [], [], []
-    start: float | None = None
+    flutter_start: float | None = None
     fibrillation_start: float | None = None
     for sample, symbol, note in zip(samples, symbols, notes, strict=True):
         if symbol == "+":  # a rhythm change; fibrillation to flutter is one episode
@@ -55,15 +55,15 @@ def mitbih_reference(hea: Path) -> MitbihReference:
                 fibrillation.append((fibrillation_start, sample / fs))
                 fibrillation_start = None
         elif symbol == "[":
-            start = sample / fs if start is None else start
-        elif symbol == "]" and start is not None:
-            flutter.append((start, sample / fs))
-            start = None
-        elif start is None and (c := aami_class(symbol)) is not None:
+            flutter_start = sample / fs if flutter_start is None else flutter_start
+        elif symbol == "]" and flutter_start is not None:
+            flutter.append((flutter_start, sample / fs))
+            flutter_start = None
+        elif flutter_start is None and (c := aami_class(symbol)) is not None:
             times.append(sample / fs)
             classes.append(c)
-    if start is not None:  # the record ends in flutter
-        flutter.append((start, end_s))
+    if flutter_start is not None:  # the record ends in flutter
+        flutter.append((flutter_start, end_s))
     if fibrillation_start is not None:
         fibrillation.append((fibrillation_start, end_s))
     return MitbihReference(
