@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,3 +59,34 @@ def realtime_run(tmp_path: Path) -> Callable[..., subprocess.Popen[str]]:
         )
 
     return start
+
+
+@pytest.fixture
+def write_wfdb(tmp_path: Path) -> Callable[..., Path]:
+    """Write a one-lead MLII WFDB record (``.hea``/``.dat``) and its ``.atr`` of (time s,
+    symbol, note) marks into tmp_path; skips where the wfdb extra is not installed."""
+    wfdb = pytest.importorskip("wfdb", reason="the wfdb extra is not installed")
+
+    def write(
+        name: str, signal: np.ndarray, marks: list[tuple[float, str, str]], fs: int = 250
+    ) -> Path:
+        wfdb.wrsamp(
+            name,
+            fs=fs,
+            units=["mV"],
+            sig_name=["MLII"],
+            p_signal=signal,
+            fmt=["212"],
+            write_dir=str(tmp_path),
+        )
+        wfdb.wrann(
+            name,
+            "atr",
+            np.array([round(t * fs) for t, _, _ in marks]),
+            symbol=[m for _, m, _ in marks],
+            aux_note=[n for _, _, n in marks],
+            write_dir=str(tmp_path),
+        )
+        return tmp_path / f"{name}.hea"
+
+    return write

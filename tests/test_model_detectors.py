@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -429,29 +430,19 @@ def test_eval_beats_json_has_aami_figures(data_dir: Path) -> None:
 
 @pytest.mark.parametrize("rhythm", ["(AFIB", "(N"])
 def test_eval_beats_places_irregular_rhythm_events_against_the_reference_rhythm(
-    tmp_path: Path, rhythm: str
+    write_wfdb: Callable[..., Path], rhythm: str
 ) -> None:
     """A record of 150 regular beats, then 250 at random intervals annotated as atrial
     fibrillation (or, to check the other side, as sinus rhythm): one event, counted
     inside the episode or outside it."""
-    wfdb = pytest.importorskip("wfdb")
     rng = np.random.default_rng(7)
     rr = np.concatenate([np.full(150, 0.8), rng.uniform(0.45, 1.1, 250)])
     times = 0.5 + np.cumsum(rr)
     _, x = _ecg_at(times, float(times[-1]) + 1.0)
-    wfdb.wrsamp(
-        "af", fs=250, units=["mV"], sig_name=["MLII"], p_signal=x, fmt=["212"],
-        write_dir=str(tmp_path),
-    )  # fmt: skip
     onset = float(times[150] - 0.3)
     marks = [(0.1, "+", "(N"), (onset, "+", rhythm)] + [(t, "N", "") for t in times]
-    marks.sort()
-    wfdb.wrann(
-        "af", "atr", np.array([round(t * 250) for t, _, _ in marks]),
-        symbol=[m for _, m, _ in marks], aux_note=[n for _, _, n in marks],
-        write_dir=str(tmp_path),
-    )  # fmt: skip
-    r = _fedwear("eval", "beats", str(tmp_path), "--json")
+    record = write_wfdb("af", x, sorted(marks))
+    r = _fedwear("eval", "beats", str(record.parent), "--json")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     assert result["per_record"]["af"]["events"]["irregular_rhythm"] == 1

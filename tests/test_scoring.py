@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,50 +37,27 @@ def test_detections_in_ventricular_flutter_are_not_counted() -> None:
     assert late == {("N", "N"): 1, ("V", "V"): 1}
 
 
-def _annotated_record(tmp_path: Path, seconds: float, marks: list[tuple[float, str, str]]) -> Path:
-    """A flat MLII record at 250 Hz with the given (time s, symbol, note) annotations."""
-    wfdb = pytest.importorskip("wfdb", reason="the wfdb extra is not installed")
-    fs = 250
-    wfdb.wrsamp(
-        "rec",
-        fs=fs,
-        units=["mV"],
-        sig_name=["MLII"],
-        p_signal=np.zeros((round(seconds * fs), 1)),
-        fmt=["212"],
-        write_dir=str(tmp_path),
-    )
-    wfdb.wrann(
-        "rec",
-        "atr",
-        np.array([round(t * fs) for t, _, _ in marks]),
-        symbol=[m for _, m, _ in marks],
-        aux_note=[n for _, _, n in marks],
-        write_dir=str(tmp_path),
-    )
-    return tmp_path / "rec.hea"
-
-
-def test_mitbih_reference_reads_flutter_episodes(tmp_path: Path) -> None:
+def test_mitbih_reference_reads_flutter_episodes(write_wfdb: Callable[..., Path]) -> None:
     from fedwear.evaluate.references import mitbih_reference
 
     marks = [(1.0, "N"), (2.0, "V"), (3.0, "["), (3.2, "!"), (3.5, "!"), (4.0, "]")]
     marks += [(5.0, "N"), (8.0, "["), (8.4, "!")]  # the record ends in flutter
-    ref = mitbih_reference(_annotated_record(tmp_path, 10, [(t, m, "") for t, m in marks]))
+    flat = np.zeros((10 * 250, 1))
+    ref = mitbih_reference(write_wfdb("vf", flat, [(t, m, "") for t, m in marks]))
     assert ref.times.tolist() == [1.0, 2.0, 5.0]
     assert ref.classes == ["N", "V", "N"]
     assert ref.flutter.tolist() == [[3.0, 4.0], [8.0, 10.0]]
     assert ref.fibrillation.shape == (0, 2) and ref.duration_s == 10.0
 
 
-def test_mitbih_reference_reads_fibrillation_episodes(tmp_path: Path) -> None:
+def test_mitbih_reference_reads_fibrillation_episodes(write_wfdb: Callable[..., Path]) -> None:
     """Rhythm marks ("+" with a note) open and close atrial fibrillation and flutter
     episodes (fibrillation turning to flutter is one); the last runs to the record's end."""
     from fedwear.evaluate.references import mitbih_reference
 
     marks = [(0.1, "+", "(N"), (1.0, "N", ""), (2.0, "+", "(AFIB"), (2.5, "N", "")]
     marks += [(4.0, "+", "(AFL"), (6.0, "+", "(N"), (7.0, "N", ""), (9.0, "+", "(AFIB")]
-    ref = mitbih_reference(_annotated_record(tmp_path, 12, marks))
+    ref = mitbih_reference(write_wfdb("af", np.zeros((12 * 250, 1)), marks))
     assert ref.classes == ["N", "N", "N"]
     assert ref.fibrillation.tolist() == [[2.0, 6.0], [9.0, 12.0]]
     assert ref.duration_s == 12.0
