@@ -186,6 +186,47 @@ def test_frequent_ventricular_ectopy_is_not_called_irregular_rhythm() -> None:
     assert not [e for e in events if e.kind == "irregular_rhythm"]
 
 
+class _DoubtsEveryOtherV:
+    """The shipped beat model, except that every other beat it calls V it doubts: N 0.6,
+    S 0.1, V 0.3, as it may for a V beat in a run once the template has its shape."""
+
+    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
+        self.model, self.card, self.v_beats, self.doubted = model, model.card, 0, 0
+
+    def run(self, x: np.ndarray):  # type: ignore[no-untyped-def]
+        out = self.model.run(x)
+        if int(np.argmax(out)) != self.card.preprocessing["classes"].index("V"):
+            return out
+        self.v_beats += 1
+        if self.v_beats % 2:
+            return out
+        self.doubted += 1
+        return np.array([[0.6, 0.1, 0.3]], np.float32)
+
+
+def test_a_doubted_v_beat_of_a_confident_v_beats_shape_is_called_v() -> None:
+    """Sinus rhythm with a wide premature V beat after every third beat: each doubted V
+    beat shares its shape family with V beats the model was sure of."""
+    sinus, ventricular, at = [], [], 0.5
+    for k in range(240):
+        sinus.append(at)
+        if k % 3 == 2:
+            ventricular.append(at + 0.5)
+            at += 0.8
+        at += 0.8
+    t, x = _ecg_at(np.array(sinus), at + 1.0)
+    wide = _ecg_at(np.array(ventricular), at + 1.0, width_s=0.04)[1]
+    det = detector("beats")
+    det.model = _DoubtsEveryOtherV(det.model)
+    det.record_beats = True
+    for i in range(0, len(t), 250):
+        det.on_window(
+            _window("ecg", t[i : i + 250], x[i : i + 250] - 1.5 * wide[i : i + 250], 250.0)
+        )
+    assert det.model.doubted > 0.4 * len(ventricular)
+    assert [c for _, c in det.beats].count("V") >= 0.95 * len(ventricular)
+
+
 def test_bigeminy_is_not_called_irregular_rhythm() -> None:
     times = 0.5 + np.cumsum(np.tile([0.5, 1.1], 130))
     t, x = _ecg_at(times, float(times[-1]) + 1.0)

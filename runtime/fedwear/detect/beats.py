@@ -10,6 +10,10 @@
   detectors leave ectopic beats out: frequent ventricular ectopy makes sinus rhythm as
   uneven as fibrillation, and it has its own events.
 
+The model judges one beat at a time; each beat's V probability is then blended with
+that of the earlier beats of its shape (``fedwear.infer.families``), and a beat still
+most likely N is called V when that blend reaches ``min_v_probability``.
+
 In a fibrillating rhythm every beat comes early or late, so its RR intervals say nothing
 about ectopy: the model then sees an on-time beat's RR features and judges the shape
 alone, and since AAMI labels the beats of that rhythm N, a beat it still calls S is
@@ -32,6 +36,7 @@ import numpy as np
 from ..infer.beats import SEGMENT_SIZE, Beat, BeatTracker
 from ..infer.card import ModelCard
 from ..infer.engine import QuantizedModel
+from ..infer.families import BeatFamilies
 from ..infer.rhythm import FibrillationCheck
 from .base import Detector, Event, Window
 
@@ -47,12 +52,19 @@ class BeatDetector(Detector):
         self.model = model
         self.rate = card.stream_rate("ecg", rate_hz)
         self.classes = tuple(card.param("preprocessing", "classes"))
+        self._v = self.classes.index("V")
         self.run_length = int(card.param("thresholds", "run_length"))
         # Two views of the same check: every interval decides how a beat is classified
         # (the figures in the card), the intervals between non-V beats raise the event.
         self.fibrillation = self._fibrillation_check(card)
         self.fibrillation_without_v = self._fibrillation_check(card)
         self.min_quality = float(card.param("thresholds", "min_template_fit"))
+        self.families = BeatFamilies(
+            SEGMENT_SIZE,
+            float(card.param("thresholds", "family_min_correlation")),
+            float(card.param("thresholds", "family_weight")),
+        )
+        self.min_v_probability = float(card.param("thresholds", "min_v_probability"))
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
         # With each recorded beat, the class probabilities its label came from; zeros for a
@@ -78,6 +90,7 @@ class BeatDetector(Detector):
 
     def reset(self) -> None:
         self.tracker.reset()
+        self.families.reset()
         self._v_run = 0
         self._last_ectopic: dict[str, int] = {}
         self._since_event: dict[str, int] = {}
@@ -105,8 +118,11 @@ class BeatDetector(Detector):
         self._noisy = False
         if self.fibrillation.beat(beat.t_ns / 1e9):
             beat.features[SEGMENT_SIZE:] = 0.0  # RR ratios of 1: an on-time beat
-        probs = self.model.run(beat.features)[0].reshape(-1)
+        v = self._v
+        probs = self.families.blend(beat.shape, self.model.run(beat.features)[0].reshape(-1), v)
         k = int(np.argmax(probs))
+        if self.classes[k] == "N" and probs[v] >= self.min_v_probability:
+            k = v
         cls = self.classes[k]
         if cls == "S" and self.fibrillation.active:
             cls = "N"
