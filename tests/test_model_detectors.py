@@ -382,6 +382,27 @@ def test_wrong_stream_rate_is_a_config_error() -> None:
         load_detector("fall", {**RATES, "imu": 50.0}, MODELS)
 
 
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["thresholds"].pop("family_weight"), "card has no thresholds.family_weight"),
+        (lambda c: c["preprocessing"].update(classes=["N", "S", "F"]), "lack one of N, S, V"),
+    ],
+)
+def test_a_beat_card_without_what_the_detector_needs_is_a_model_error(
+    tmp_path: Path, edit: Callable[[dict], object], message: str
+) -> None:
+    from fedwear.errors import ModelError
+
+    shutil.copytree(MODELS, tmp_path / "models")
+    card_path = tmp_path / "models" / "beats.json"
+    card = json.loads(card_path.read_text())
+    edit(card)
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=message):
+        load_detector("beats", RATES, tmp_path / "models")
+
+
 def _fedwear(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 

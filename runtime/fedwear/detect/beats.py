@@ -33,6 +33,7 @@ __all__ = ["BeatDetector"]
 
 import numpy as np
 
+from ..errors import ModelError
 from ..infer.beats import SEGMENT_SIZE, Beat, BeatTracker
 from ..infer.card import ModelCard
 from ..infer.engine import QuantizedModel
@@ -52,6 +53,12 @@ class BeatDetector(Detector):
         self.model = model
         self.rate = card.stream_rate("ecg", rate_hz)
         self.classes = tuple(card.param("preprocessing", "classes"))
+        if not {"N", "S", "V"} <= set(self.classes):
+            raise ModelError(
+                f"card classes {list(self.classes)} lack one of N, S, V",
+                path=str(card.path),
+                code="card",
+            )
         self._v = self.classes.index("V")
         self.run_length = int(card.param("thresholds", "run_length"))
         # Two views of the same check: every interval decides how a beat is classified
@@ -122,7 +129,7 @@ class BeatDetector(Detector):
         probs = self.families.blend(beat.shape, self.model.run(beat.features)[0].reshape(-1), v)
         k = int(np.argmax(probs))
         if self.classes[k] == "N" and probs[v] >= self.min_v_probability:
-            k = v
+            k = v  # the model leans N, yet V (blended over the family) reaches the floor
         cls = self.classes[k]
         if cls == "S" and self.fibrillation.active:
             cls = "N"
