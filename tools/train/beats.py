@@ -9,6 +9,7 @@ average of ENSEMBLE networks trained alike from different seeds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -33,6 +34,7 @@ from common import (
     to_tflite,
 )
 
+from fedwear.detect.beats import beat_class
 from fedwear.evaluate.references import mitbih_reference
 from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion, match_beats
 from fedwear.infer.beats import BEAT_INPUT_SIZE, SEGMENT_SIZE, BeatTracker
@@ -221,6 +223,7 @@ def scores(
     x = rec["x"].copy()
     x[flags, SEGMENT_SIZE:] = 0.0
     v = LABELS["V"]
+    floor = THRESHOLDS["min_v_probability"] if families else math.inf
     family = BeatFamilies(
         SEGMENT_SIZE, THRESHOLDS["family_min_correlation"], THRESHOLDS["family_weight"]
     )
@@ -231,14 +234,9 @@ def scores(
         if q < gate:
             labels.append("Q")
             continue
-        k = int(np.argmax(probs))
         if families:
             probs = family.blend(shape, probs, v)
-            k = int(np.argmax(probs))
-            if k == LABELS["N"] and probs[v] >= THRESHOLDS["min_v_probability"]:
-                k = v
-        cls = AAMI_CLASSES[k]
-        labels.append("N" if cls == "S" and fibrillating else cls)
+        labels.append(beat_class(probs, AAMI_CLASSES, floor, fibrillating))
     return confusion(
         rec["ref_cls"], rec["ref_s"], rec["det_s"], labels, learning_period_s, rec["flutter"]
     )

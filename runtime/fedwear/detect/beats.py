@@ -29,7 +29,7 @@ of a run of tachycardia, early against the long-run rhythm, are not such neighbo
 
 from __future__ import annotations
 
-__all__ = ["BeatDetector"]
+__all__ = ["BeatDetector", "beat_class"]
 
 import numpy as np
 
@@ -42,6 +42,21 @@ from ..infer.rhythm import FibrillationCheck
 from .base import Detector, Event, Window
 
 ECTOPIC_QUIET_NS = 60_000_000_000
+
+
+def beat_class(
+    probs: np.ndarray, classes: tuple[str, ...], min_v_probability: float, fibrillating: bool
+) -> str:
+    """The class a classified beat gets (the training tool scores with this too, so the
+    card's figures are the detector's): the most likely one, except that a beat leaning N
+    is V once V (blended over its family) reaches ``min_v_probability``, and S is N while
+    the rhythm fibrillates (AAMI labels that rhythm's beats N)."""
+    k = int(np.argmax(probs))
+    v = classes.index("V")
+    if classes[k] == "N" and probs[v] >= min_v_probability:
+        k = v
+    cls = classes[k]
+    return "N" if cls == "S" and fibrillating else cls
 
 
 class BeatDetector(Detector):
@@ -125,14 +140,9 @@ class BeatDetector(Detector):
         self._noisy = False
         if self.fibrillation.beat(beat.t_ns / 1e9):
             beat.features[SEGMENT_SIZE:] = 0.0  # RR ratios of 1: an on-time beat
-        v = self._v
-        probs = self.families.blend(beat.shape, self.model.run(beat.features)[0].reshape(-1), v)
-        k = int(np.argmax(probs))
-        if self.classes[k] == "N" and probs[v] >= self.min_v_probability:
-            k = v  # the model leans N, yet V (blended over the family) reaches the floor
-        cls = self.classes[k]
-        if cls == "S" and self.fibrillation.active:
-            cls = "N"
+        raw = self.model.run(beat.features)[0].reshape(-1)
+        probs = self.families.blend(beat.shape, raw, self._v)
+        cls = beat_class(probs, self.classes, self.min_v_probability, self.fibrillation.active)
         if cls == "V":
             self.fibrillation_without_v.gap()  # no interval into or out of a V beat
         else:
@@ -145,14 +155,15 @@ class BeatDetector(Detector):
             last = self._last_ectopic.get(cls)
             if last is None or beat.t_ns - last >= ECTOPIC_QUIET_NS:
                 kind = "ventricular" if cls == "V" else "supraventricular"
+                probability = float(probs[self.classes.index(cls)])
                 events.append(
                     Event(
                         beat.t_ns,
                         self.name,
                         "ectopic_beat",
                         stream,
-                        f"{kind} ectopic beat ({cls}, p={probs[k]:.2f})",
-                        value=float(probs[k]),
+                        f"{kind} ectopic beat ({cls}, p={probability:.2f})",
+                        value=probability,
                         extra={"class": cls, "count_since_last_event": self._since_event[cls]},
                     )
                 )
