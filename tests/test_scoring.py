@@ -40,12 +40,13 @@ def test_detections_in_ventricular_flutter_are_not_counted() -> None:
 def test_mitbih_reference_reads_flutter_episodes(write_wfdb: Callable[..., Path]) -> None:
     from fedwear.evaluate.references import mitbih_reference
 
-    marks = [(1.0, "N"), (2.0, "V"), (3.0, "["), (3.2, "!"), (3.5, "!"), (4.0, "]")]
+    marks = [(1.0, "L"), (2.0, "V"), (3.0, "["), (3.2, "!"), (3.5, "!"), (4.0, "]")]
     marks += [(5.0, "N"), (8.0, "["), (8.4, "!")]  # the record ends in flutter
     flat = np.zeros((10 * 250, 1))
     ref = mitbih_reference(write_wfdb("vf", flat, [(t, m, "") for t, m in marks]))
     assert ref.times.tolist() == [1.0, 2.0, 5.0]
     assert ref.classes == ["N", "V", "N"]
+    assert ref.symbols == ["L", "V", "N"]  # the annotation's own codes beside the classes
     assert ref.flutter.tolist() == [[3.0, 4.0], [8.0, 10.0]]
     assert ref.fibrillation.shape == (0, 2) and ref.duration_s == 10.0
 

@@ -47,3 +47,22 @@ def test_a_class_missing_from_the_training_records_leaves_the_others_finite() ->
     w = beats.beat_weights(y, record)
     assert np.isfinite(w).all() and (w > 0).all()
     assert w[y == V].mean() == pytest.approx(10**0.75)
+
+
+def test_aberrated_atrial_beats_are_scored_but_not_trained_on() -> None:
+    """An "a" beat is S by AAMI's grouping but has a ventricular-looking QRS: it keeps its
+    class for scoring and gets no training label, as unmatched, F and Q beats do not."""
+    from fedwear.evaluate.references import MitbihReference
+
+    symbols = ["N", "a", "A", "V", "f", "N"]
+    ref = MitbihReference(
+        times=np.arange(6.0),
+        classes=["N", "S", "S", "V", "Q", "N"],
+        symbols=symbols,
+        flutter=np.zeros((0, 2)),
+        fibrillation=np.zeros((0, 2)),
+        duration_s=6.0,
+    )
+    match = np.array([0, 1, 2, 3, 4, -1])  # the last reference beat went undetected
+    labels = beats.training_labels(ref, match, 6)
+    assert labels.tolist() == [N, -1, S, V, -1, -1]

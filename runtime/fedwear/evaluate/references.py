@@ -19,6 +19,7 @@ FALL_CODES = frozenset({"FOL", "FKL", "BSC", "SDL"})
 class MitbihReference(NamedTuple):
     times: np.ndarray  # beat times, s
     classes: list[str]  # their AAMI classes
+    symbols: list[str]  # their annotation codes (classes group them: "A" and "a" are S)
     # (start, end) s of each ventricular flutter or fibrillation episode ("[" to "]"): no
     # beat is labelled inside, and EC57's comparator (bxb) counts no beat there either.
     flutter: np.ndarray
@@ -43,7 +44,7 @@ def mitbih_reference(hea: Path) -> MitbihReference:
     except Exception as exc:  # wfdb raises bare errors on bad files
         raise DatasetError(f"unreadable record header ({exc})", path=base + ".hea") from None
     end_s = (header.sig_len or (int(samples[-1]) + 1 if len(samples) else 0)) / fs
-    times, classes, flutter, fibrillation = [], [], [], []
+    times, classes, beat_symbols, flutter, fibrillation = [], [], [], [], []
     flutter_start: float | None = None
     fibrillation_start: float | None = None
     for sample, symbol, note in zip(samples, symbols, notes, strict=True):
@@ -62,6 +63,7 @@ def mitbih_reference(hea: Path) -> MitbihReference:
         elif flutter_start is None and (c := aami_class(symbol)) is not None:
             times.append(sample / fs)
             classes.append(c)
+            beat_symbols.append(symbol)
     if flutter_start is not None:  # the record ends in flutter
         flutter.append((flutter_start, end_s))
     if fibrillation_start is not None:
@@ -69,6 +71,7 @@ def mitbih_reference(hea: Path) -> MitbihReference:
     return MitbihReference(
         np.asarray(times),
         classes,
+        beat_symbols,
         np.asarray(flutter).reshape(-1, 2),
         np.asarray(fibrillation).reshape(-1, 2),
         end_s,
