@@ -51,7 +51,7 @@ def test_a_class_missing_from_the_training_records_leaves_the_others_finite() ->
 
 def test_aberrated_atrial_beats_are_scored_but_not_trained_on() -> None:
     """An "a" beat is S by AAMI's grouping but has a ventricular-looking QRS: it keeps its
-    class for scoring and gets no training label, as unmatched, F and Q beats do not."""
+    class for scoring and gets no training label, like unmatched, F and Q beats."""
     from fedwear.evaluate.references import MitbihReference
 
     symbols = ["N", "a", "A", "V", "f", "N"]
