@@ -535,6 +535,24 @@ def test_eval_beats_learning_period_leaves_the_template_warm_up_out(data_dir: Pa
         assert r.returncode == 2 and "--learning-period" in r.stderr
 
 
+def test_eval_beats_reads_the_lead_asked_for(data_dir: Path) -> None:
+    """`--lead` reaches the reader: MLII is the default, another lead gives other beats,
+    and a lead the records lack stops the evaluation with the record's own leads named."""
+    pytest.importorskip("wfdb")
+    folder = str(data_dir / "mitbih")
+    default, mlii, v1 = (
+        json.loads(_fedwear("eval", "beats", folder, "--json", *extra).stdout)
+        for extra in ((), ("--lead", "MLII"), ("--lead", "V1"))
+    )
+    assert default["lead"] is None and v1["lead"] == "V1"
+    assert default["per_record"] == mlii["per_record"]
+    assert v1["per_record"]["119_60s"]["timeline"] != default["per_record"]["119_60s"]["timeline"]
+    missing = _fedwear("eval", "beats", folder, "--lead", "V5")
+    assert missing.returncode == 30 and "no lead 'V5' (its leads: MLII, V1)" in missing.stderr
+    other = _fedwear("eval", "fall", folder, "--lead", "V1")
+    assert other.returncode == 2 and "--lead" in other.stderr
+
+
 def test_eval_table_and_plots(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     r = _fedwear("eval", "ppg-hr", str(bundled_recording().parent), "--plots", str(tmp_path))

@@ -74,6 +74,22 @@ def test_wfdb_reads_mlii_wherever_the_record_stores_it(data_dir: Path, tmp_path:
         assert np.corrcoef(ecg[:, 0], expected[:n])[0, 1] > 0.99  # the other lead gives -1
 
 
+def test_wfdb_reads_the_lead_asked_for(data_dir: Path) -> None:
+    """A device whose electrodes see another lead is evaluated on that lead; a lead the
+    record lacks is a precise error, not a silent fallback to the first column."""
+    wfdb = pytest.importorskip("wfdb", reason="the wfdb extra is not installed")
+    path = data_dir / "mitbih" / "119_60s.hea"
+    src = wfdb.rdrecord(str(path.with_suffix("")))
+    rates = {"ecg": float(src.fs)}
+    for lead in ("V1", "MLII"):
+        _, ecg = read_recording(path, rates, ecg_lead=lead).streams["ecg"]
+        column = src.p_signal[: len(ecg), src.sig_name.index(lead)]
+        np.testing.assert_allclose(ecg[:, 0], column, atol=1e-4)
+    with pytest.raises(DatasetError, match=r"no lead 'V5' \(its leads: MLII, V1\)") as err:
+        read_wfdb(path, rates, lead="V5")
+    assert err.value.code == "missing-lead"
+
+
 def test_bundled_edf_has_every_wearable_stream() -> None:
     rec = read_edf(bundled_recording(), RATES)
     assert set(rec.streams) == {"imu", "ppg", "ecg", "hr"}

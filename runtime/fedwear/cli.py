@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
         help="beats only: leave each record's first SECONDS out of the figures "
         "(AAMI EC57 uses 300); default 0, every beat counts",
     )
+    ev.add_argument(
+        "--lead",
+        metavar="NAME",
+        help="beats only: the ECG lead to read, as the records' headers name it (e.g. V1); "
+        "default MLII where a record has it, the model's training lead",
+    )
 
     lis = sub.add_parser(
         "listen",
@@ -356,7 +362,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ExitCode.USAGE
-    result = evaluate(args.detector, args.path, args.models, period)
+    if args.lead is not None and args.detector != "beats":
+        print("fedwear eval: --lead is only for beats", file=sys.stderr)
+        return ExitCode.USAGE
+    result = evaluate(args.detector, args.path, args.models, period, args.lead)
     if args.plots is not None:
         from .evaluate.plots import write_plots
 

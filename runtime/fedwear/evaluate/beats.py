@@ -24,11 +24,15 @@ TIMELINE_S = 120.0
 
 
 def evaluate_beats(
-    folder: Path, make_detector: Callable[[], BeatDetector], learning_period_s: float = 0.0
+    folder: Path,
+    make_detector: Callable[[], BeatDetector],
+    learning_period_s: float = 0.0,
+    lead: str | None = None,
 ) -> dict[str, Any]:
     """AAMI figures per record and overall. AAMI EC57 leaves each record's first 5 minutes
     out as a learning period (``learning_period_s=300``); by default every beat counts,
-    including those the detector labels Q while its template forms."""
+    including those the detector labels Q while its template forms. ``lead`` names the
+    lead to read (default: MLII where a record has it, the model's training lead)."""
     if not (0.0 <= learning_period_s < float("inf")):
         raise ValueError(f"learning period must be a finite number >= 0, not {learning_period_s}")
     paths = [p for p in recordings_in(folder) if p.suffix.lower() == ".hea"]
@@ -44,7 +48,7 @@ def evaluate_beats(
     for path in paths:
         det.beats.clear()  # run_recording resets the rest of its state
         det.beat_scores.clear()
-        events, _ = run_recording(path, config, [det])
+        events, _ = run_recording(path, config, [det], lead)
         ref = mitbih_reference(path)
         det_s = np.array([t / 1e9 for t, _ in det.beats])
         det_cls = [c for _, c in det.beats]
@@ -85,6 +89,7 @@ def evaluate_beats(
     all_scores = np.concatenate(scores)
     return {
         "learning_period_s": learning_period_s,
+        "lead": lead,
         # Per class over every counted beat: what another threshold on the class's
         # probability would give (the detector itself takes the most likely class).
         "curves": {

@@ -17,14 +17,21 @@ EVAL_DETECTORS = {"fall": "fall", "beats": "beats", "ppg-hr": "ppg_hr", "normal"
 
 
 def evaluate(
-    detector: str, folder: Path, models: str = "", learning_period_s: float = 0.0
+    detector: str,
+    folder: Path,
+    models: str = "",
+    learning_period_s: float = 0.0,
+    lead: str | None = None,
 ) -> dict[str, Any]:
     """Figures per subject/record and overall, as one JSON-ready object.
 
-    ``learning_period_s`` (beats only) leaves each record's first seconds out of the figures.
+    ``learning_period_s`` (beats only) leaves each record's first seconds out of the figures;
+    ``lead`` (beats only) names the ECG lead to read instead of MLII.
     """
     if learning_period_s and detector != "beats":
         raise ValueError("a learning period applies to beats only")
+    if lead is not None and detector != "beats":
+        raise ValueError("a lead applies to beats only")
     if not folder.is_dir():
         raise DatasetError("not a folder", path=str(folder), code="missing")
     directory = models_dir(models)
@@ -44,7 +51,7 @@ def evaluate(
     elif detector == "beats":
         from .beats import evaluate_beats
 
-        result = evaluate_beats(folder, make, learning_period_s)
+        result = evaluate_beats(folder, make, learning_period_s, lead)
     elif detector == "ppg-hr":
         from .ppg import evaluate_ppg
 

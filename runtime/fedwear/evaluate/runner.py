@@ -21,10 +21,10 @@ class EventCollector:
 
 
 def run_recording(
-    path: Path, config: Config, detectors: list[Detector]
+    path: Path, config: Config, detectors: list[Detector], ecg_lead: str | None = None
 ) -> tuple[list[Event], RunSummary]:
     """Replay ``path`` as fast as possible through the pipeline; its events and summary."""
-    source = ReplaySource(path, config.stream_rates(), realtime=False)
+    source = ReplaySource(path, config.stream_rates(), realtime=False, ecg_lead=ecg_lead)
     sink = EventCollector()
     for d in detectors:
         d.reset()

@@ -337,11 +337,12 @@ def read_wfdb_annotations(path: Path) -> tuple[np.ndarray, list[str], list[str]]
     return np.asarray(ann.sample), list(ann.symbol), [n.strip("\x00 ") for n in notes]
 
 
-def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
+def read_wfdb(path: Path, rates: dict[str, float], lead: str | None = None) -> Recording:
     """A WFDB record (``.hea``/``.dat``, beats from ``.atr``): one lead as ``ecg``.
 
-    The lead is MLII where the record has it (the beat model's training lead; MIT-BIH
-    record 114 stores it second), otherwise the first.
+    The lead is ``lead`` where given (a device whose electrodes see another lead is
+    evaluated on that lead), else MLII where the record has it (the beat model's training
+    lead; MIT-BIH record 114 stores it second), otherwise the first.
     """
     wfdb = import_wfdb(path)
     base = str(path.with_suffix(""))
@@ -357,8 +358,15 @@ def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
     fs = float(rec.fs)
     t = np.round(np.arange(signal.shape[0]) * (1e9 / fs)).astype(np.int64)
     names = list(rec.sig_name or [])
-    lead = names.index(PREFERRED_LEAD) if PREFERRED_LEAD in names else 0
-    streams = {"ecg": resample(t, signal[:, lead : lead + 1], rates.get("ecg", fs))}
+    if lead is not None and lead not in names:
+        raise DatasetError(
+            f"the record has no lead {lead!r} (its leads: {', '.join(names) or 'unnamed'})",
+            path=str(path),
+            code="missing-lead",
+        )
+    wanted = lead if lead is not None else PREFERRED_LEAD
+    column = names.index(wanted) if wanted in names else 0
+    streams = {"ecg": resample(t, signal[:, column : column + 1], rates.get("ecg", fs))}
     if Path(base + ".atr").is_file() and "hr" in rates:
         samples, symbols, _ = read_wfdb_annotations(path)
         beats = (
@@ -374,13 +382,13 @@ def read_wfdb(path: Path, rates: dict[str, float]) -> Recording:
     return Recording(path.stem, path, streams)
 
 
-def read_recording(path: Path, rates: dict[str, float]) -> Recording:
-    """Pick the reader by file name."""
+def read_recording(path: Path, rates: dict[str, float], ecg_lead: str | None = None) -> Recording:
+    """Pick the reader by file name. ``ecg_lead`` names the lead of a WFDB record."""
     suffix = path.suffix.lower()
     if suffix == ".edf":
         return read_edf(path, rates)
     if suffix in (".hea", ".dat", ".atr"):
-        return read_wfdb(path, rates)
+        return read_wfdb(path, rates, ecg_lead)
     if suffix == ".txt" and ("_acc_" in path.name or "_gyro_" in path.name):
         return read_mobifall(path, rates.get("imu", 100.0))
     raise DatasetError(

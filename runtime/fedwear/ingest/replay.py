@@ -37,10 +37,17 @@ def bundled_recording() -> Path:
 class ReplaySource(Source):
     kind = SourceKind.REPLAY
 
-    def __init__(self, path: Path, rates: Mapping[str, float], realtime: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        rates: Mapping[str, float],
+        realtime: bool = False,
+        ecg_lead: str | None = None,
+    ) -> None:
         self.paths = recordings_in(path)
         self.rates = dict(rates)
         self.realtime = realtime
+        self.ecg_lead = ecg_lead
         names = {s for p in self.paths for s in _FORMAT_STREAMS.get(p.suffix.lower(), ())}
         self._streams = {
             n: StreamSpec(n, STREAM_CHANNELS[n], self.rates[n])
@@ -80,7 +87,7 @@ class ReplaySource(Source):
         if self._index >= len(self.paths):
             self._current = None
             return False
-        self._current = read_recording(self.paths[self._index], self.rates)
+        self._current = read_recording(self.paths[self._index], self.rates, self.ecg_lead)
         self._current.streams = {
             k: v for k, v in self._current.streams.items() if k in self._streams
         }
