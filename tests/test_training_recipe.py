@@ -66,3 +66,23 @@ def test_aberrated_atrial_beats_are_scored_but_not_trained_on() -> None:
     match = np.array([0, 1, 2, 3, 4, -1])  # the last reference beat went undetected
     labels = beats.training_labels(ref, match, 6)
     assert labels.tolist() == [N, -1, S, V, -1, -1]
+
+
+def test_the_second_lead_trains_as_records_of_its_own_at_its_lead_weight() -> None:
+    """Both leads of a record go into training; the second lead's beats weigh
+    SECOND_LEAD_WEIGHT and are balanced as another record, so they neither double the
+    first lead's record count nor take its place."""
+
+    def rec(n: int, label: int) -> dict[str, np.ndarray]:
+        y = np.full(n, label)
+        y[0] = -1  # unlabelled beats stay out, on either lead
+        return {"x": np.full((n, 3), float(label)), "y": y}
+
+    recs = {"a": rec(5, N), "b": rec(3, V)}
+    seconds = {"a": rec(4, N), "b": rec(2, V)}
+    x, y, record, lead_weight = beats.training_set(recs, seconds, ["a", "b"])
+    assert y.tolist() == [N] * 4 + [V] * 2 + [N] * 3 + [V]
+    assert record.tolist() == ["a"] * 4 + ["b"] * 2 + ["a/second"] * 3 + ["b/second"]
+    assert beats.SECOND_LEAD_WEIGHT == 0.3
+    assert lead_weight.tolist() == [1.0] * 6 + [0.3] * 4
+    assert x.shape == (10, 3)
