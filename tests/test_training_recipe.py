@@ -86,3 +86,7 @@ def test_the_second_lead_trains_as_records_of_its_own_at_its_lead_weight() -> No
     assert beats.SECOND_LEAD_WEIGHT == 0.3
     assert lead_weight.tolist() == [1.0] * 6 + [0.3] * 4
     assert x.shape == (10, 3)
+    # A record with one lead trains on that lead alone.
+    _, y, record, lead_weight = beats.training_set(recs, {"a": seconds["a"]}, ["a", "b"])
+    assert record.tolist() == ["a"] * 4 + ["b"] * 2 + ["a/second"] * 3
+    assert lead_weight.tolist() == [1.0] * 6 + [0.3] * 3

@@ -94,11 +94,12 @@ RECORD_BALANCE = 0.5
 SECOND_LEAD_WEIGHT = 0.3
 
 
-def second_lead(hea: Path) -> str:
-    """The record's first lead other than MLII (the runtime's default lead)."""
+def second_lead(hea: Path) -> str | None:
+    """The record's first lead other than MLII (the runtime's default lead), if any."""
     import wfdb
 
-    return next(n for n in wfdb.rdheader(str(hea.with_suffix(""))).sig_name if n != "MLII")
+    others = [n for n in wfdb.rdheader(str(hea.with_suffix(""))).sig_name if n != "MLII"]
+    return others[0] if others else None
 
 
 def record_beats(hea: Path, lead: str | None = None) -> dict[str, Any]:
@@ -174,7 +175,7 @@ def training_set(
     lead's beats count as a record of their own in the record balance), and each beat's
     lead weight (1, or SECOND_LEAD_WEIGHT on the second lead)."""
     x1, y1, record1 = labelled_beats(recs, names)
-    x2, y2, record2 = labelled_beats(seconds, names)
+    x2, y2, record2 = labelled_beats(seconds, [n for n in names if n in seconds])
     lead_weight = np.concatenate([np.ones(len(y1)), np.full(len(y2), SECOND_LEAD_WEIGHT)])
     record = np.concatenate([record1, np.char.add(record2.astype(str), "/second")])
     return np.concatenate([x1, x2]), np.concatenate([y1, y2]), record, lead_weight
@@ -302,9 +303,10 @@ def spread(stats: list[dict[str, dict[str, Any]]]) -> str:
 def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
     seed_everything()
     names = sorted(p.stem for p in (data / "mitbih").glob("*.hea"))
-    recs = {n: record_beats(data / "mitbih" / f"{n}.hea") for n in names}
     hea = {n: data / "mitbih" / f"{n}.hea" for n in names}
-    seconds = {n: record_beats(hea[n], second_lead(hea[n])) for n in names}
+    recs = {n: record_beats(hea[n]) for n in names}
+    leads = {n: lead for n in names if (lead := second_lead(hea[n])) is not None}
+    seconds = {n: record_beats(hea[n], lead) for n, lead in leads.items()}
     per_record: dict[str, dict[str, Any]] = {}
     total: dict[tuple[str, str], int] = {}
     total_float: dict[tuple[str, str], int] = {}
@@ -334,7 +336,8 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
             add(total_any_rhythm, scores(rec, int8, rhythm=False))
             add(total_without_families, scores(rec, int8, families=False))
             add(total_ec57, scores(rec, int8, learning_period_s=EC57_LEARNING_S))
-            add(total_second_lead, scores(seconds[n], int8))
+            if n in seconds:
+                add(total_second_lead, scores(seconds[n], int8))
             add(total_float, scores(rec, partial(predict_float, float_content)))
             per_record[n] = aami_stats(c)
             for member, member_total in zip(model.layers[1:-1], total_members, strict=True):
@@ -385,7 +388,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         },
         "per_record_int8": per_record,
         "beats_train": len(y),
-        "beats_train_second_lead": int(sum((seconds[n]["y"] >= 0).sum() for n in names)),
+        "beats_train_second_lead": int(sum((r["y"] >= 0).sum() for r in seconds.values())),
     }
     card = card_dict(
         "beats",
@@ -398,7 +401,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
             "seeds": [SEED + k for k in range(ENSEMBLE)],
             "epochs": EPOCHS,
             "record_balance": RECORD_BALANCE,
-            "second_leads": {n: second_lead(hea[n]) for n in names},
+            "second_leads": leads,
             "second_lead_weight": SECOND_LEAD_WEIGHT,
         },
     )
