@@ -40,7 +40,7 @@ from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion, match_
 from fedwear.infer.beats import BEAT_INPUT_SIZE, SEGMENT_SIZE, BeatTracker
 from fedwear.infer.families import BeatFamilies
 from fedwear.infer.rhythm import FibrillationCheck
-from fedwear.ingest.recordings import read_wfdb
+from fedwear.ingest.recordings import PREFERRED_LEAD, read_wfdb
 
 RATE_HZ = 250.0
 THRESHOLDS = {
@@ -95,10 +95,10 @@ SECOND_LEAD_WEIGHT = 0.3
 
 
 def second_lead(hea: Path) -> str | None:
-    """The record's first lead other than MLII (the runtime's default lead), if any."""
+    """The record's first lead other than the runtime's default lead (MLII), if any."""
     import wfdb
 
-    others = [n for n in wfdb.rdheader(str(hea.with_suffix(""))).sig_name if n != "MLII"]
+    others = [n for n in wfdb.rdheader(str(hea.with_suffix(""))).sig_name if n != PREFERRED_LEAD]
     return others[0] if others else None
 
 
