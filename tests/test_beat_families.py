@@ -85,3 +85,16 @@ def test_reset_forgets_every_family() -> None:
 def test_a_weight_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError, match="weight"):
         BeatFamilies(80, min_correlation=0.9, weight=1.5)
+
+
+def test_v_probability_asks_about_a_shape_without_joining_its_family() -> None:
+    families = _families()
+    wide = _shape(0.3)
+    for v in (0.9, 0.7, 0.8):
+        families.blend(wide, np.array([1.0 - v, 0.0, v]), V)
+    assert families.v_probability(wide, min_members=3) == pytest.approx(0.8)
+    assert families.v_probability(wide, min_members=4) == 0.0
+    assert families.v_probability(_shape(0.03, shift=0.4), min_members=1) == 0.0
+    # Asking joined nothing: the family's mean is still that of its three members.
+    assert families.blend(wide, np.array([1.0, 0.0, 0.0]), V)[V] == pytest.approx(0.5 * 0.8)
+    assert families.count == 1

@@ -14,6 +14,7 @@ import pytest
 
 from fedwear.config import Config
 from fedwear.detect.base import Window
+from fedwear.detect.beats import beat_class
 from fedwear.detect.fall import FallDetector
 from fedwear.detect.models import build_model_detectors, load_detector
 from fedwear.evaluate.command import format_table
@@ -225,6 +226,119 @@ def test_a_doubted_v_beat_of_a_confident_v_beats_shape_is_called_v() -> None:
         )
     assert det.model.doubted > 0.4 * len(ventricular)
     assert [c for _, c in det.beats].count("V") >= 0.95 * len(ventricular)
+
+
+def _ventricular_every_third_beat() -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Sinus rhythm at 75 a minute with a wide premature V beat after every third beat."""
+    sinus, ventricular, at = [], [], 0.5
+    for k in range(240):
+        sinus.append(at)
+        if k % 3 == 2:
+            ventricular.append(at + 0.5)
+            at += 0.8
+        at += 0.8
+    t, x = _ecg_at(np.array(sinus), at + 1.0)
+    wide = _ecg_at(np.array(ventricular), at + 1.0, width_s=0.04)[1]
+    return t, x - 1.5 * wide, ventricular
+
+
+class _FitFrom:
+    """The detector's own beat tracker, except that every beat from ``from_s`` on is
+    given the template fit ``fit``: noise on the trace, as far as the rules can tell."""
+
+    def __init__(self, tracker, from_s: float, fit: float) -> None:  # type: ignore[no-untyped-def]
+        self.tracker, self.from_ns, self.fit = tracker, from_s * 1e9, fit
+
+    def push(self, t: np.ndarray, v: np.ndarray):  # type: ignore[no-untyped-def]
+        beats = self.tracker.push(t, v)
+        for beat in beats:
+            if beat.t_ns >= self.from_ns:
+                beat.quality = self.fit
+        return beats
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+
+def _labels_from(det, from_s: float, ventricular: list[float]) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """The labels of the V beats and of the other beats from ``from_s`` on."""
+    v_times = np.array(ventricular)
+    v_labels, other_labels = [], []
+    for t_ns, cls in det.beats:
+        if t_ns / 1e9 >= from_s:
+            at_v = np.min(np.abs(v_times - t_ns / 1e9)) < 0.05
+            (v_labels if at_v else other_labels).append(cls)
+    return v_labels, other_labels
+
+
+def _run_with_fit(model_wrapper, fit: float):  # type: ignore[no-untyped-def]
+    t, x, ventricular = _ventricular_every_third_beat()
+    det = detector("beats")
+    if model_wrapper is not None:
+        det.model = model_wrapper(det.model)
+    det.tracker = _FitFrom(det.tracker, 150.0, fit)
+    det.record_beats = True
+    events = []
+    for i in range(0, len(t), 250):
+        events += det.on_window(_window("ecg", t[i : i + 250], x[i : i + 250], 250.0))
+    return det, events, ventricular
+
+
+def test_v_beats_of_a_known_v_shape_stay_v_where_the_gate_closes() -> None:
+    """A run of V beats closes the quality gate as noise does; a gated beat whose shape
+    is a family of V beats the model was sure of on a clean trace is still V, and the
+    others are Q (unclassifiable), with one event for the stretch."""
+    det, events, ventricular = _run_with_fit(None, fit=0.5)
+    v_labels, other_labels = _labels_from(det, 150.0, ventricular)
+    assert len(v_labels) > 30
+    assert v_labels.count("V") >= 0.95 * len(v_labels)
+    assert set(other_labels) == {"Q"}
+    assert [e.kind for e in events].count("ecg_unclassifiable") == 1
+
+
+def test_gated_beats_stay_q_without_a_v_family() -> None:
+    """Noise forms no family of V beats: where the model alone leans V, a gated beat
+    is still Q."""
+    det, _, ventricular = _run_with_fit(_DoubtsEveryV, fit=0.5)
+    v_labels, _ = _labels_from(det, 150.0, ventricular)
+    assert det.model.doubted > 30
+    assert set(v_labels) == {"Q"}
+
+
+class _DoubtsEveryV:
+    """The shipped beat model, except that each beat it calls V it gives V 0.55, N 0.4
+    and S 0.05: a call the rules must weigh."""
+
+    def __init__(self, model) -> None:  # type: ignore[no-untyped-def]
+        self.model, self.card, self.doubted = model, model.card, 0
+
+    def run(self, x: np.ndarray):  # type: ignore[no-untyped-def]
+        out = self.model.run(x)
+        if int(np.argmax(out)) != self.card.preprocessing["classes"].index("V"):
+            return out
+        self.doubted += 1
+        return np.array([[0.4, 0.05, 0.55]], np.float32)
+
+
+def test_a_v_call_below_its_bar_goes_to_the_likelier_other_class() -> None:
+    classes = ("N", "S", "V")
+    leaning_s, leaning_n = np.array([0.1, 0.35, 0.55]), np.array([0.35, 0.1, 0.55])
+    assert beat_class(leaning_s, classes, 0.3, False) == "V"
+    assert beat_class(leaning_s, classes, 0.3, False, v_needs=0.6) == "S"
+    assert beat_class(leaning_n, classes, 0.3, False, v_needs=0.6) == "N"
+    assert beat_class(leaning_s, classes, 0.3, True, v_needs=0.6) == "N"  # fibrillating
+
+
+def test_a_v_call_needs_more_where_the_template_fit_is_marginal() -> None:
+    """V at 0.55 is V on a clean trace, and N where the fit falls to 0.8, where noise
+    reshapes beats without closing the gate."""
+    det, _, ventricular = _run_with_fit(_DoubtsEveryV, fit=0.8)
+    before = [c for t_ns, c in det.beats if 30.0 < t_ns / 1e9 < 150.0]
+    v_labels, other_labels = _labels_from(det, 150.0, ventricular)
+    assert before.count("V") > 30
+    assert len(v_labels) > 30
+    assert set(v_labels) == {"N"}
+    assert set(other_labels) == {"N"}
 
 
 def test_bigeminy_is_not_called_irregular_rhythm() -> None:

@@ -90,3 +90,54 @@ def test_the_second_lead_trains_as_records_of_its_own_at_its_lead_weight() -> No
     _, y, record, lead_weight = beats.training_set(recs, {"a": seconds["a"]}, ["a", "b"])
     assert record.tolist() == ["a"] * 4 + ["b"] * 2 + ["a/second"] * 3
     assert lead_weight.tolist() == [1.0] * 6 + [0.3] * 3
+
+
+@pytest.mark.parametrize(
+    ("recording", "rules"),
+    [
+        # Chest ECG while walking: the gate, the marginal-fit bar for V, families.
+        ("wristppg/edf/s2_walk.edf", {"N", "V", "Q", "marginal bar"}),
+        # Runs of V beats that close the gate, and V beats called under it.
+        ("mitbih/223.hea", {"N", "S", "V", "Q", "gated V"}),
+    ],
+)
+def test_the_card_scores_the_labels_the_detector_gives(
+    shared_data: Path, recording: str, rules: set[str]
+) -> None:
+    """The card's figures come from `beats.detector_labels`, which must give each beat the
+    label `BeatDetector` gives it, on recordings where every rule acts."""
+    from fedwear.detect.base import Window
+    from fedwear.detect.models import load_detector
+    from fedwear.infer.card import models_dir
+    from fedwear.ingest.recordings import read_recording
+
+    path = shared_data / recording
+    t, v = read_recording(path, {"ecg": beats.RATE_HZ}).streams["ecg"]
+    det = load_detector("beats", {"ecg": beats.RATE_HZ}, models_dir())
+    det.record_beats = True
+    step = round(beats.RATE_HZ)
+    for i in range(0, len(t), step):
+        window = Window("ecg", ("c0",), beats.RATE_HZ, t[i : i + step], v[i : i + step], step)
+        det.on_window(window)
+    tracked = beats.tracked_beats(t, v)
+    rec = {
+        "x": np.stack([b.features for b in tracked]),
+        "shape": np.stack([b.shape for b in tracked]),
+        "q": np.array([b.quality for b in tracked]),
+        "det_s": np.array([b.t_ns / 1e9 for b in tracked]),
+    }
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.stack([det.model.run(row)[0].reshape(-1).copy() for row in x])
+
+    labels = beats.detector_labels(rec, predict)
+    assert labels == [c for _, c in det.beats]
+    gated = rec["q"] < beats.THRESHOLDS["min_template_fit"]
+    marginal = ~gated & (rec["q"] < beats.THRESHOLDS["marginal_template_fit"])
+    before = np.array(beats.detector_labels(rec, predict, noise_rules=False))
+    acted = set(labels)
+    if "V" in np.array(labels)[gated]:
+        acted.add("gated V")
+    if (np.array(labels)[marginal] != before[marginal]).any():
+        acted.add("marginal bar")
+    assert rules <= acted

@@ -12,7 +12,10 @@
 
 The model judges one beat at a time; each beat's V probability is then blended with
 that of the earlier beats of its shape (``fedwear.infer.families``), and a beat still
-most likely N is called V when that blend reaches ``min_v_probability``.
+most likely N is called V when that blend reaches ``min_v_probability``. Where the
+template fit is only fair (under ``marginal_template_fit``), noise starts to shape the
+beats and makes them differ from the template as V beats do: a V call there needs
+``min_v_probability_marginal``.
 
 In a fibrillating rhythm every beat comes early or late, so its RR intervals say nothing
 about ectopy: the model then sees an on-time beat's RR features and judges the shape
@@ -24,7 +27,11 @@ electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable,
 EC57 does: they add no RR interval to the rhythm check, and the first of each such
 stretch raises one ``ecg_unclassifiable`` event instead of a false ectopic one. The beats
 of a run of tachycardia, early against the long-run rhythm, are not such neighbours
-(``fedwear.infer.beats``).
+(``fedwear.infer.beats``). A run of V beats can still close the gate, once its beats
+are the on-time neighbours; so a gated beat is called V when the model gives it at least
+``gated_min_v_probability`` and its shape is that of a family of V beats the model was
+sure of on a clean trace (``gated_family_min_v``, over ``gated_family_min_beats`` or
+more beats). Noise makes no such family, so it stays Q.
 """
 
 from __future__ import annotations
@@ -45,16 +52,23 @@ ECTOPIC_QUIET_NS = 60_000_000_000
 
 
 def beat_class(
-    probs: np.ndarray, classes: tuple[str, ...], min_v_probability: float, fibrillating: bool
+    probs: np.ndarray,
+    classes: tuple[str, ...],
+    min_v_probability: float,
+    fibrillating: bool,
+    v_needs: float = 0.0,
 ) -> str:
     """The class a classified beat gets (the training tool scores with this too, so the
     card's figures are the detector's): the most likely one, except that a beat leaning N
-    is V once V (blended over its family) reaches ``min_v_probability``, and S is N while
-    the rhythm fibrillates (AAMI labels that rhythm's beats N)."""
+    is V once V (blended over its family) reaches ``min_v_probability``, a V call needs
+    V at ``v_needs`` or more (else the likelier of the others), and S is N while the
+    rhythm fibrillates (AAMI labels that rhythm's beats N)."""
     k = int(np.argmax(probs))
     v = classes.index("V")
     if classes[k] == "N" and probs[v] >= min_v_probability:
         k = v
+    if k == v and probs[v] < v_needs:
+        k = max((i for i in range(len(probs)) if i != v), key=lambda i: float(probs[i]))
     cls = classes[k]
     return "N" if cls == "S" and fibrillating else cls
 
@@ -87,6 +101,11 @@ class BeatDetector(Detector):
             float(card.param("thresholds", "family_weight")),
         )
         self.min_v_probability = float(card.param("thresholds", "min_v_probability"))
+        self.marginal_fit = float(card.param("thresholds", "marginal_template_fit"))
+        self.min_v_marginal = float(card.param("thresholds", "min_v_probability_marginal"))
+        self.gated_min_v = float(card.param("thresholds", "gated_min_v_probability"))
+        self.gated_family_v = float(card.param("thresholds", "gated_family_min_v"))
+        self.gated_family_beats = int(card.param("thresholds", "gated_family_min_beats"))
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
         # With each recorded beat, the class probabilities its label came from; zeros for a
@@ -136,13 +155,31 @@ class BeatDetector(Detector):
 
     def _classified(self, beat: Beat, stream: str) -> list[Event]:
         if beat.quality < self.min_quality:
-            return self._unclassifiable(beat, stream)
+            return self._gated(beat, stream)
         self._noisy = False
         if self.fibrillation.beat(beat.t_ns / 1e9):
             beat.features[SEGMENT_SIZE:] = 0.0  # RR ratios of 1: an on-time beat
         raw = self.model.run(beat.features)[0].reshape(-1)
         probs = self.families.blend(beat.shape, raw, self._v)
-        cls = beat_class(probs, self.classes, self.min_v_probability, self.fibrillation.active)
+        v_needs = self.min_v_marginal if beat.quality < self.marginal_fit else 0.0
+        cls = beat_class(
+            probs, self.classes, self.min_v_probability, self.fibrillation.active, v_needs
+        )
+        return self._labelled(beat, stream, cls, probs)
+
+    def _gated(self, beat: Beat, stream: str) -> list[Event]:
+        """A beat among neighbours that no longer fit the template: Q, unless it is V by
+        both the model and the family of its shape (the module says why)."""
+        family_v = self.families.v_probability(beat.shape, self.gated_family_beats)
+        if family_v >= self.gated_family_v:
+            raw = self.model.run(beat.features)[0].reshape(-1)
+            if raw[self._v] >= self.gated_min_v:
+                self._no_interval_here()
+                return self._labelled(beat, stream, "V", raw.astype(np.float64))
+        return self._unclassifiable(beat, stream)
+
+    def _labelled(self, beat: Beat, stream: str, cls: str, probs: np.ndarray) -> list[Event]:
+        """Record a classified beat and raise the events its class warrants."""
         if cls == "V":
             self.fibrillation_without_v.gap()  # no interval into or out of a V beat
         else:

@@ -62,6 +62,15 @@ class BeatFamilies:
         self._counts[family] += 1
         return out
 
+    def v_probability(self, shape: np.ndarray, min_members: int) -> float:
+        """The mean V probability the model gave the family the shape belongs to, where
+        that family has ``min_members`` or more; else 0. The beat joins no family: this
+        asks about a beat the detector could not classify (its neighbours are noisy)."""
+        family = self._nearest(shape)
+        if family < 0 or self._counts[family] < min_members:
+            return 0.0
+        return float(self._v_sums[family] / self._counts[family])
+
     def _nearest(self, shape: np.ndarray) -> int:
         """The family the shape correlates with best, if at ``min_correlation``; else -1."""
         if self.count == 0:
