@@ -141,3 +141,18 @@ def test_the_card_scores_the_labels_the_detector_gives(
     if (np.array(labels)[marginal] != before[marginal]).any():
         acted.add("marginal bar")
     assert rules <= acted
+
+
+def test_false_ventricular_counts_v_beats_and_each_run_once() -> None:
+    pattern = "NVVVNVVNVVVVVN"
+    rng = np.random.default_rng(0)
+    n = len(pattern)
+    rec = {
+        "x": np.zeros((n, beats.BEAT_INPUT_SIZE), np.float32),
+        "shape": rng.normal(size=(n, beats.SEGMENT_SIZE)),  # unlike each other: no families
+        "q": np.full(n, 0.95),
+        "det_s": 0.8 * np.arange(n),
+    }
+    probs = np.array([[0.05, 0.05, 0.9] if c == "V" else [0.9, 0.05, 0.05] for c in pattern])
+    counts = beats.false_ventricular({"walk": rec}, lambda x: probs)
+    assert counts == {"false_v_beats": 10, "false_ventricular_runs": 2}
