@@ -409,7 +409,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
             add(total_classical, scores(rec, partial(classical_proba, classical, rec["shape"])))
             c = scores(rec, int8)
             add(total, c)
-            add(total_ungated, scores(rec, int8, gate=0.0))
+            add(total_ungated, scores(rec, int8, gate=-math.inf))  # a fit may be negative
             add(total_any_rhythm, scores(rec, int8, rhythm=False))
             add(total_without_families, scores(rec, int8, families=False))
             add(total_without_noise_rules, scores(rec, int8, noise_rules=False))
