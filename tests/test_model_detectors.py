@@ -187,6 +187,20 @@ def test_frequent_ventricular_ectopy_is_not_called_irregular_rhythm() -> None:
     assert not [e for e in events if e.kind == "irregular_rhythm"]
 
 
+def _ventricular_every_third_beat() -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Sinus rhythm at 75 a minute with a wide premature V beat after every third beat."""
+    sinus, ventricular, at = [], [], 0.5
+    for k in range(240):
+        sinus.append(at)
+        if k % 3 == 2:
+            ventricular.append(at + 0.5)
+            at += 0.8
+        at += 0.8
+    t, x = _ecg_at(np.array(sinus), at + 1.0)
+    wide = _ecg_at(np.array(ventricular), at + 1.0, width_s=0.04)[1]
+    return t, x - 1.5 * wide, ventricular
+
+
 class _DoubtsEveryOtherV:
     """The shipped beat model, except that every other beat it calls V it doubts: N 0.6,
     S 0.1, V 0.3, as it may for a V beat in a run once the template has its shape."""
@@ -208,38 +222,14 @@ class _DoubtsEveryOtherV:
 def test_a_doubted_v_beat_of_a_confident_v_beats_shape_is_called_v() -> None:
     """Sinus rhythm with a wide premature V beat after every third beat: each doubted V
     beat shares its shape family with V beats the model was sure of."""
-    sinus, ventricular, at = [], [], 0.5
-    for k in range(240):
-        sinus.append(at)
-        if k % 3 == 2:
-            ventricular.append(at + 0.5)
-            at += 0.8
-        at += 0.8
-    t, x = _ecg_at(np.array(sinus), at + 1.0)
-    wide = _ecg_at(np.array(ventricular), at + 1.0, width_s=0.04)[1]
+    t, x, ventricular = _ventricular_every_third_beat()
     det = detector("beats")
     det.model = _DoubtsEveryOtherV(det.model)
     det.record_beats = True
     for i in range(0, len(t), 250):
-        det.on_window(
-            _window("ecg", t[i : i + 250], x[i : i + 250] - 1.5 * wide[i : i + 250], 250.0)
-        )
+        det.on_window(_window("ecg", t[i : i + 250], x[i : i + 250], 250.0))
     assert det.model.doubted > 0.4 * len(ventricular)
     assert [c for _, c in det.beats].count("V") >= 0.95 * len(ventricular)
-
-
-def _ventricular_every_third_beat() -> tuple[np.ndarray, np.ndarray, list[float]]:
-    """Sinus rhythm at 75 a minute with a wide premature V beat after every third beat."""
-    sinus, ventricular, at = [], [], 0.5
-    for k in range(240):
-        sinus.append(at)
-        if k % 3 == 2:
-            ventricular.append(at + 0.5)
-            at += 0.8
-        at += 0.8
-    t, x = _ecg_at(np.array(sinus), at + 1.0)
-    wide = _ecg_at(np.array(ventricular), at + 1.0, width_s=0.04)[1]
-    return t, x - 1.5 * wide, ventricular
 
 
 class _FitFrom:
