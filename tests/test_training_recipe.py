@@ -119,13 +119,7 @@ def test_the_card_scores_the_labels_the_detector_gives(
     for i in range(0, len(t), step):
         window = Window("ecg", ("c0",), beats.RATE_HZ, t[i : i + step], v[i : i + step], step)
         det.on_window(window)
-    tracked = beats.tracked_beats(t, v)
-    rec = {
-        "x": np.stack([b.features for b in tracked]),
-        "shape": np.stack([b.shape for b in tracked]),
-        "q": np.array([b.quality for b in tracked]),
-        "det_s": np.array([b.t_ns / 1e9 for b in tracked]),
-    }
+    rec = beats.beat_arrays(beats.tracked_beats(t, v))
 
     def predict(x: np.ndarray) -> np.ndarray:
         return np.stack([det.model.run(row)[0].reshape(-1).copy() for row in x])

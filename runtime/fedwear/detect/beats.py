@@ -36,7 +36,11 @@ more beats). Noise makes no such family, so it stays Q.
 
 from __future__ import annotations
 
-__all__ = ["BeatDetector", "beat_class"]
+__all__ = ["BeatDetector", "NoiseRules", "beat_class"]
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +77,38 @@ def beat_class(
     return "N" if cls == "S" and fibrillating else cls
 
 
+@dataclass(frozen=True)
+class NoiseRules:
+    """The two rules that keep a moving wearer's ECG noise from being called V (the
+    module says why); the training tool scores with these too."""
+
+    marginal_fit: float
+    min_v_marginal: float
+    gated_min_v: float
+    gated_family_v: float
+    gated_family_beats: int
+
+    @classmethod
+    def from_thresholds(cls, threshold: Callable[[str], Any]) -> NoiseRules:
+        return cls(
+            float(threshold("marginal_template_fit")),
+            float(threshold("min_v_probability_marginal")),
+            float(threshold("gated_min_v_probability")),
+            float(threshold("gated_family_min_v")),
+            int(threshold("gated_family_min_beats")),
+        )
+
+    def v_needs(self, quality: float) -> float:
+        """The least V probability a V call needs at this template fit."""
+        return self.min_v_marginal if quality < self.marginal_fit else 0.0
+
+    def family_vouches(self, shape: np.ndarray, families: BeatFamilies) -> bool:
+        """Whether a gated beat's shape is a family of classified V beats; the model's
+        own V probability must then reach ``gated_min_v`` too."""
+        v = families.v_probability(shape, self.gated_family_beats)
+        return v >= self.gated_family_v
+
+
 class BeatDetector(Detector):
     name = "beats"
     streams = frozenset({"ecg"})
@@ -101,11 +137,7 @@ class BeatDetector(Detector):
             float(card.param("thresholds", "family_weight")),
         )
         self.min_v_probability = float(card.param("thresholds", "min_v_probability"))
-        self.marginal_fit = float(card.param("thresholds", "marginal_template_fit"))
-        self.min_v_marginal = float(card.param("thresholds", "min_v_probability_marginal"))
-        self.gated_min_v = float(card.param("thresholds", "gated_min_v_probability"))
-        self.gated_family_v = float(card.param("thresholds", "gated_family_min_v"))
-        self.gated_family_beats = int(card.param("thresholds", "gated_family_min_beats"))
+        self.noise = NoiseRules.from_thresholds(lambda key: card.param("thresholds", key))
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
         # With each recorded beat, the class probabilities its label came from; zeros for a
@@ -161,7 +193,7 @@ class BeatDetector(Detector):
             beat.features[SEGMENT_SIZE:] = 0.0  # RR ratios of 1: an on-time beat
         raw = self.model.run(beat.features)[0].reshape(-1)
         probs = self.families.blend(beat.shape, raw, self._v)
-        v_needs = self.min_v_marginal if beat.quality < self.marginal_fit else 0.0
+        v_needs = self.noise.v_needs(beat.quality)
         cls = beat_class(
             probs, self.classes, self.min_v_probability, self.fibrillation.active, v_needs
         )
@@ -170,10 +202,9 @@ class BeatDetector(Detector):
     def _gated(self, beat: Beat, stream: str) -> list[Event]:
         """A beat among neighbours that no longer fit the template: Q, unless it is V by
         both the model and the family of its shape (the module says why)."""
-        family_v = self.families.v_probability(beat.shape, self.gated_family_beats)
-        if family_v >= self.gated_family_v:
+        if self.noise.family_vouches(beat.shape, self.families):  # only then ask the model
             raw = self.model.run(beat.features)[0].reshape(-1)
-            if raw[self._v] >= self.gated_min_v:
+            if raw[self._v] >= self.noise.gated_min_v:
                 self._no_interval_here()
                 return self._labelled(beat, stream, "V", raw.astype(np.float64))
         return self._unclassifiable(beat, stream)
