@@ -87,3 +87,19 @@ def test_a_run_of_tachycardia_is_not_taken_for_noise() -> None:
     assert len(in_run) >= 28
     assert min(b.quality for b in in_run) > 0.9
     assert min(b.quality for b in beats[-10:]) > 0.9
+
+
+def test_a_stream_that_starts_on_a_premature_beat_still_measures_rr_against_the_normal_rhythm() -> (
+    None
+):
+    """The long-run mean RR is the yardstick of every RR feature. Seeded with the first
+    interval alone (here a premature beat's 0.5 s), it made the normal beats of the next
+    minute look 1.6 times late, as escape beats are."""
+    first = [(0.5, False), (1.0, True)]  # a normal beat, then a premature one
+    normal = [(1.0 + 1.2 + 0.8 * k, False) for k in range(40)]
+    t, x = trace(first + normal, normal[-1][0] + 1.5)
+    beats = beats_of(t, x)
+    pre_over_long = np.array([b.features[SEGMENT_SIZE] / 2 + 1 for b in beats])  # undo RR_GAIN
+    on_time = pre_over_long[3:15]  # normal beats from the third on
+    assert len(on_time) == 12
+    assert np.all(np.abs(on_time - 1.0) < 0.05), on_time

@@ -38,6 +38,12 @@ PREMATURE = 0.9
 # labelled unclassifiable instead of S or V.
 FIT_BEATS = 8
 TEMPLATE_BEATS = 32
+# The long-run mean RR (the yardstick of the RR features) starts as the median of the
+# first intervals, not the first one: a tracker (re)starts at any beat, and when that
+# beat is premature, a mean seeded with its short interval, moving 1 % a beat, made every
+# normal beat of the next minute look late (and late beats look like escape beats, V).
+LONG_RR_START = 16
+LONG_RR_WEIGHT = 0.01
 # The beat minus this wearer's recent median beat, then the RR features: the difference
 # makes a bundle-branch block's wide (but usual) beat look normal and a rare ectopic beat
 # stand out, whoever the wearer is.
@@ -76,6 +82,7 @@ class BeatTracker:
         self._pending: tuple[int, int, np.ndarray, float] | None = None
         self._rr: deque[float] = deque(maxlen=10)
         self._rr_long = 0.0
+        self._rr_start: list[float] = []
         self._amps: deque[float] = deque(maxlen=8)
         self._recent = np.zeros((TEMPLATE_BEATS, SEGMENT_SIZE), dtype=np.float32)
         self._recent_count = 0
@@ -116,8 +123,7 @@ class BeatTracker:
         if self._pending is not None:
             p_index, p_t, p_seg, p_pre = self._pending
             post = (index - p_index) / self.fs
-            if self._rr_long == 0.0:
-                self._rr_long = post
+            self._update_long_rr(post)
             pre = p_pre if p_pre > 0 else post
             local = float(np.mean(self._rr)) if self._rr else post
             scale = max(float(np.median(self._amps)), 1e-6)
@@ -145,12 +151,19 @@ class BeatTracker:
             )
             done = Beat(p_index, p_t, features.astype(np.float32), shape, quality)
             self._rr.append(post)
-            self._rr_long = 0.99 * self._rr_long + 0.01 * post
             pre_next = post
         else:
             pre_next = 0.0
         self._pending = (index, t_ns, seg, pre_next)
         return done
+
+    def _update_long_rr(self, rr: float) -> None:
+        """The median of the first LONG_RR_START intervals, then a slow running mean."""
+        if len(self._rr_start) < LONG_RR_START:
+            self._rr_start.append(rr)
+            self._rr_long = float(np.median(self._rr_start))
+        else:
+            self._rr_long += LONG_RR_WEIGHT * (rr - self._rr_long)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
