@@ -34,7 +34,7 @@ from common import (
     to_tflite,
 )
 
-from fedwear.detect.beats import NoiseRules, beat_class
+from fedwear.detect.beats import HELD_BEATS_MAX, NoiseRules, beat_class
 from fedwear.evaluate.references import MitbihReference, mitbih_reference
 from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion, match_beats
 from fedwear.infer.beats import BEAT_INPUT_SIZE, SEGMENT_SIZE, Beat, BeatTracker
@@ -290,7 +290,18 @@ def classical_proba(model: Any, shape: np.ndarray, x: np.ndarray) -> np.ndarray:
     return model.predict_proba(hand_features(shape, x))
 
 
-def fibrillation_flags(rec: dict[str, Any], gate: float) -> np.ndarray:
+def judged_quality(q: np.ndarray) -> np.ndarray:
+    """The template fit `BeatDetector` judges each beat by: the beats before the first
+    fit is known (0.0) are held and take that first fit, at most HELD_BEATS_MAX of them."""
+    q = q.copy()
+    known = np.flatnonzero(q != 0.0)
+    if len(known):
+        first = int(known[0])
+        q[max(0, first - HELD_BEATS_MAX) : first] = q[first]
+    return q
+
+
+def fibrillation_flags(quality: np.ndarray, det_s: np.ndarray, gate: float) -> np.ndarray:
     """Per beat, whether `BeatDetector`'s fibrillation check holds when it classifies the
     beat (RR intervals between classified beats only: none across a Q beat)."""
     check = FibrillationCheck(
@@ -298,8 +309,8 @@ def fibrillation_flags(rec: dict[str, Any], gate: float) -> np.ndarray:
         THRESHOLDS["fibrillation_rmssd_ratio"],
         THRESHOLDS["fibrillation_entropy"],
     )
-    flags = np.zeros(len(rec["q"]), bool)
-    for i, (q, t) in enumerate(zip(rec["q"], rec["det_s"], strict=True)):
+    flags = np.zeros(len(quality), bool)
+    for i, (q, t) in enumerate(zip(quality, det_s, strict=True)):
         if q < gate:
             check.gap()
         else:
@@ -321,7 +332,9 @@ def detector_labels(
     over beat families, and called from its floor (``families=False`` takes the model's
     most likely class); V needs more where the fit is marginal. ``noise_rules=False``
     leaves out the last rule and V under the gate."""
-    flags = fibrillation_flags(rec, gate) if rhythm else np.zeros(len(rec["q"]), bool)
+    quality = judged_quality(rec["q"])
+    no_flags = np.zeros(len(quality), bool)
+    flags = fibrillation_flags(quality, rec["det_s"], gate) if rhythm else no_flags
     x = rec["x"].copy()
     x[flags, SEGMENT_SIZE:] = 0.0
     v = LABELS["V"]
@@ -331,9 +344,7 @@ def detector_labels(
     )
     noise = NoiseRules.from_thresholds(THRESHOLDS.__getitem__)
     labels = []
-    for probs, shape, q, fibrillating in zip(
-        predict(x), rec["shape"], rec["q"], flags, strict=True
-    ):
+    for probs, shape, q, fibrillating in zip(predict(x), rec["shape"], quality, flags, strict=True):
         if q < gate:
             gated_v = (
                 noise_rules
@@ -467,6 +478,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         "then the same minus the median of the last 32 on-time beats (pre-RR at least 0.9 of "
         "the local mean); the model's input is that difference, then the RR features",
         "rr_features": ["pre/long", "post/long", "local10/long", "pre/local10", "post/pre"],
+        "long_rr": "median of the first 16 RR intervals, then a running mean moving 1 % a beat",
         "rr_scaling": "(ratio - 1) * 2, clipped to +-3",
         "classes": list(AAMI_CLASSES),
     }
@@ -581,7 +593,8 @@ as S, and most are missed (201's S sensitivity below).
 ## Preprocessing
 Segment 0.24 s before to 0.40 s after the R peak, 80 points (125 Hz), median removed,
 scaled by the median peak-to-peak amplitude of the last 8 beats. Five RR features:
-pre-RR, post-RR and the mean of the last 10 RR, each over a slow running mean RR, then
+pre-RR, post-RR and the mean of the last 10 RR, each over a slow running mean RR (the
+median of the first 16 intervals, then moving 1 % a beat), then
 pre/local and post/pre, each as (ratio − 1) × 2 so that the int8 input resolves 1.2 %
 of an RR interval. A beat is classified when the next one arrives.
 
@@ -595,6 +608,9 @@ the figures below count them as missed. Only beats on time against the long-run 
 as well as the last ten count here: in a run of tachycardia each beat soon comes on time
 against the last ten, and its shape differs from the template because of the rhythm (a T
 wave meeting the next P wave, a run of V beats), not because of noise.
+The first beats, before the template's fit is known (some ten beats after the start
+or a gap), are held, then judged by the first fit: classified on a clean trace, Q on a
+noisy one.
 
 ## Tensors
 {tensors_md(card)}

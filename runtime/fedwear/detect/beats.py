@@ -25,13 +25,15 @@ called N.
 Beats whose recent on-time neighbours no longer match the wearer's template (motion or
 electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable, as AAMI
 EC57 does: they add no RR interval to the rhythm check, and the first of each such
-stretch raises one ``ecg_unclassifiable`` event instead of a false ectopic one. The beats
-of a run of tachycardia, early against the long-run rhythm, are not such neighbours
-(``fedwear.infer.beats``). A run of V beats can still close the gate, once its beats
-are the on-time neighbours; so a gated beat is called V when the model gives it at least
-``gated_min_v_probability`` and its shape is that of a family of V beats the model was
-sure of on a clean trace (``gated_family_min_v``, over ``gated_family_min_beats`` or
-more beats). Noise makes no such family, so it stays Q.
+stretch raises one ``ecg_unclassifiable`` event instead of a false ectopic one. Until the
+template's fit is first known (some ten beats after the start or a gap), beats are held
+and then judged by that fit. The beats of a run of tachycardia, early against the
+long-run rhythm, are not such neighbours (``fedwear.infer.beats``). A run of V beats
+can still close the gate, once its beats are the on-time neighbours; so a gated beat is
+called V when the model gives it at least ``gated_min_v_probability`` and its shape is
+that of a family of V beats the model was sure of on a clean trace
+(``gated_family_min_v``, over ``gated_family_min_beats`` or more beats). Noise makes no
+such family, so it stays Q.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ from ..infer.rhythm import FibrillationCheck
 from .base import Detector, Event, Window
 
 ECTOPIC_QUIET_NS = 60_000_000_000
+# Until the template's fit is known (the tracker's first FIT_BEATS on-time beats, some ten
+# beats), beats are held, then judged by that first fit: Q if it is poor, classified if
+# not. Labelling them all Q lost every ectopic beat of a tracker's first seconds, after
+# each gap in the stream as at its start. Past this many, the oldest held beat is Q.
+HELD_BEATS_MAX = 32
 
 
 def beat_class(
@@ -171,6 +178,7 @@ class BeatDetector(Detector):
         self.fibrillation_without_v.reset()
         self._irregular = False
         self._noisy = False
+        self._held: list[Beat] = []
 
     def on_window(self, w: Window) -> list[Event]:
         new = min(w.hop, len(w.t))
@@ -178,6 +186,9 @@ class BeatDetector(Detector):
         if not np.all(np.isfinite(v)):
             self.flagged += 1
             self.tracker.reset()  # a gap: beats across it would have false RR intervals
+            for held in self._held:  # their template's fit will never be known
+                self._unclassifiable(held, w.stream)
+            self._held.clear()
             self._no_interval_here()
             return []
         events: list[Event] = []
@@ -186,6 +197,21 @@ class BeatDetector(Detector):
         return events
 
     def _classified(self, beat: Beat, stream: str) -> list[Event]:
+        """Hold the beats that come before the template's fit is known, then judge them
+        by the first fit there is (``HELD_BEATS_MAX`` says why)."""
+        if beat.quality == 0.0:
+            self._held.append(beat)
+            if len(self._held) <= HELD_BEATS_MAX:
+                return []
+            return self._unclassifiable(self._held.pop(0), stream)
+        events = []
+        for held in self._held:
+            held.quality = beat.quality
+            events += self._judged(held, stream)
+        self._held.clear()
+        return events + self._judged(beat, stream)
+
+    def _judged(self, beat: Beat, stream: str) -> list[Event]:
         if beat.quality < self.min_quality:
             return self._gated(beat, stream)
         self._noisy = False
@@ -265,7 +291,7 @@ class BeatDetector(Detector):
             self._record(beat.t_ns, "Q", np.zeros(len(self.classes)))
         self._v_run = 0
         self._no_interval_here()
-        if self._noisy or beat.quality == 0.0:  # 0.0: still learning the template
+        if self._noisy or beat.quality == 0.0:  # 0.0: the template's fit never came
             return []
         self._noisy = True
         return [

@@ -31,7 +31,7 @@ def evaluate_beats(
 ) -> dict[str, Any]:
     """AAMI figures per record and overall. AAMI EC57 leaves each record's first 5 minutes
     out as a learning period (``learning_period_s=300``); by default every beat counts,
-    including those the detector labels Q while its template forms. ``lead`` names the
+    including those the detector meets while it learns the wearer. ``lead`` names the
     lead to read (default: MLII where a record has it, the model's training lead)."""
     if not (0.0 <= learning_period_s < float("inf")):
         raise ValueError(f"learning period must be a finite number >= 0, not {learning_period_s}")
