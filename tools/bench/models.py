@@ -7,7 +7,9 @@ decision agrees). Metric drop on held-out data comes from the cards (beats: both
 versions were scored on the same left-out records).
 
 Needs the float32 twins and samples that tools/train/build_models.py leaves in
-.cache/train/. Usage: python tools/bench/models.py [--repeats N]
+.cache/train/. Usage: python tools/bench/models.py [--repeats N] [--only NAME ...]
+(--only: the models whose float32 twins are the shipped files' own, after one of them
+was rebuilt with `build_models.py --only`).
 """
 
 from __future__ import annotations
@@ -57,13 +59,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--windows", type=int, default=200)
+    p.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
     args = p.parse_args()
     print(
         "| model | int8 bytes | float32 bytes | smaller | int8 engine µs | int8 invoke µs "
         "| float32 invoke µs | invoke speed-up | max abs diff | decisions agree |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name in NAMES:
+    for name in args.only:
         q = load_model(MODELS / f"{name}.json")
         fbytes = (WORK / f"{name}_float32.tflite").read_bytes()
         f = raw_runner(fbytes)
