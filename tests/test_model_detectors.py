@@ -127,9 +127,13 @@ class _InputsKept:
         return self.model.run(x)
 
 
-def _run_beats(t: np.ndarray, x: np.ndarray):  # type: ignore[no-untyped-def]
+def _run_beats(t: np.ndarray, x: np.ndarray, model_wrapper=_InputsKept, tracker_wrapper=None):  # type: ignore[no-untyped-def]
+    """The beat detector over a trace, its model and tracker wrapped as a test needs."""
     det = detector("beats")
-    det.model = _InputsKept(det.model)
+    if model_wrapper is not None:
+        det.model = model_wrapper(det.model)
+    if tracker_wrapper is not None:
+        det.tracker = tracker_wrapper(det.tracker)
     det.record_beats = True
     events = []
     for i in range(0, len(t), 250):  # a second at a time, as a device delivers it
@@ -223,11 +227,7 @@ def test_a_doubted_v_beat_of_a_confident_v_beats_shape_is_called_v() -> None:
     """Sinus rhythm with a wide premature V beat after every third beat: each doubted V
     beat shares its shape family with V beats the model was sure of."""
     t, x, ventricular = _ventricular_every_third_beat()
-    det = detector("beats")
-    det.model = _DoubtsEveryOtherV(det.model)
-    det.record_beats = True
-    for i in range(0, len(t), 250):
-        det.on_window(_window("ecg", t[i : i + 250], x[i : i + 250], 250.0))
+    det, _ = _run_beats(t, x, _DoubtsEveryOtherV)
     assert det.model.doubted > 0.4 * len(ventricular)
     assert [c for _, c in det.beats].count("V") >= 0.95 * len(ventricular)
 
@@ -263,14 +263,7 @@ def _labels_from(det, from_s: float, ventricular: list[float]) -> tuple[list[str
 
 def _run_with_fit(model_wrapper, fit: float, from_s: float = 150.0):  # type: ignore[no-untyped-def]
     t, x, ventricular = _ventricular_every_third_beat()
-    det = detector("beats")
-    if model_wrapper is not None:
-        det.model = model_wrapper(det.model)
-    det.tracker = _FitFrom(det.tracker, from_s, fit)
-    det.record_beats = True
-    events = []
-    for i in range(0, len(t), 250):
-        events += det.on_window(_window("ecg", t[i : i + 250], x[i : i + 250], 250.0))
+    det, events = _run_beats(t, x, model_wrapper, lambda tracker: _FitFrom(tracker, from_s, fit))
     return det, events, ventricular
 
 
