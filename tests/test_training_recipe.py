@@ -150,3 +150,41 @@ def test_false_ventricular_counts_v_beats_and_each_run_once() -> None:
     probs = np.array([[0.05, 0.05, 0.9] if c == "V" else [0.9, 0.05, 0.05] for c in pattern])
     counts = beats.false_ventricular({"walk": rec}, lambda x: probs)
     assert counts == {"false_v_beats": 10, "false_ventricular_runs": 2}
+
+
+def test_augmented_beats_move_and_scale_within_bounds_and_keep_their_rr_features(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each beat's difference from the template is shifted by at most AUGMENT_SHIFT
+    samples and scaled within AUGMENT_SCALE either way; the RR features and the caller's
+    array stay as they were."""
+    monkeypatch.setattr(beats, "AUGMENT_NOISE", 0.0)
+    n, peak = 400, 40
+    x = np.zeros((n, beats.BEAT_INPUT_SIZE), np.float32)
+    x[:, peak] = 1.0
+    x[:, beats.SEGMENT_SIZE :] = np.linspace(-1, 1, beats.BEAT_INPUT_SIZE - beats.SEGMENT_SIZE)
+    original = x.copy()
+    out = beats.augmented(x, np.random.default_rng(0))
+    assert np.array_equal(x, original)
+    assert np.array_equal(out[:, beats.SEGMENT_SIZE :], x[:, beats.SEGMENT_SIZE :])
+    seg = out[:, : beats.SEGMENT_SIZE]
+    moved = seg.argmax(axis=1) - peak
+    assert set(moved.tolist()) == set(range(-beats.AUGMENT_SHIFT, beats.AUGMENT_SHIFT + 1))
+    height = seg.max(axis=1)
+    assert (height >= 1 / beats.AUGMENT_SCALE - 1e-6).all()
+    assert (height <= beats.AUGMENT_SCALE + 1e-6).all()
+    assert height.max() - height.min() > 0.3  # scaled, not left alone
+    assert np.count_nonzero(seg, axis=1).tolist() == [1] * n  # moved, not smeared
+
+
+def test_augmented_beats_are_noisy_clipped_and_the_same_for_the_same_seed() -> None:
+    x = np.zeros((200, beats.BEAT_INPUT_SIZE), np.float32)
+    x[:, 10] = 3.0
+    a = beats.augmented(x, np.random.default_rng(7))
+    b = beats.augmented(x, np.random.default_rng(7))
+    assert np.array_equal(a, b)
+    seg = a[:, : beats.SEGMENT_SIZE]
+    assert np.abs(seg).max() <= 3.0
+    quiet = np.delete(seg, np.s_[10 - beats.AUGMENT_SHIFT : 11 + beats.AUGMENT_SHIFT], axis=1)
+    assert quiet.std() == pytest.approx(beats.AUGMENT_NOISE, rel=0.05)
+    assert not np.array_equal(a, beats.augmented(x, np.random.default_rng(8)))
