@@ -276,9 +276,8 @@ def augmented(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = x.copy()
     seg = out[:, :SEGMENT_SIZE]
     shift = rng.integers(-AUGMENT_SHIFT, AUGMENT_SHIFT + 1, len(x))
-    for d in range(-AUGMENT_SHIFT, AUGMENT_SHIFT + 1):
-        if d:
-            seg[shift == d] = np.roll(seg[shift == d], d, axis=1)
+    rotated = (np.arange(SEGMENT_SIZE) - shift[:, None]) % SEGMENT_SIZE  # np.roll, per beat
+    seg[:] = np.take_along_axis(seg, rotated, axis=1)
     log_scale = math.log(AUGMENT_SCALE)
     seg *= np.exp(rng.uniform(-log_scale, log_scale, (len(x), 1))).astype(np.float32)
     seg += rng.normal(0.0, AUGMENT_NOISE, seg.shape).astype(np.float32)
