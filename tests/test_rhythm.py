@@ -37,6 +37,24 @@ def test_bigeminy_is_irregular_but_not_fibrillation() -> None:
     assert not any(flags)
 
 
+def test_irregular_is_the_first_two_tests_whatever_the_order() -> None:
+    """Random intervals dealt out long, short, long, short: as irregular and spread out as
+    fibrillation, but a turning point at every beat. The beat detector asks for the
+    first two tests alone of the intervals between beats not V by shape."""
+    rng = np.random.default_rng(5)
+    ordered = np.sort(rng.uniform(0.4, 1.2, 600))
+    alternating = np.empty(600)
+    alternating[0::2], alternating[1::2] = ordered[300:][rng.permutation(300)], ordered[:300]
+    check = FibrillationCheck(WINDOW, rmssd_ratio=0.1, entropy=0.7)
+    assert not check.irregular  # nothing measured yet
+    flags = [check.push(float(r)) for r in alternating]
+    assert check.irregular and not any(flags)
+    regular = FibrillationCheck(WINDOW, rmssd_ratio=0.1, entropy=0.7)
+    for r in 0.8 + rng.normal(0, 0.02, 200):
+        regular.push(float(r))
+    assert regular.latest is not None and not regular.irregular
+
+
 def test_frequent_premature_beats_with_pauses_are_not_fibrillation() -> None:
     """Every third or fourth beat early, then a compensatory pause: two extra clusters."""
     rng = np.random.default_rng(4)

@@ -331,23 +331,6 @@ def judged_quality(q: np.ndarray) -> np.ndarray:
     return q
 
 
-def fibrillation_flags(quality: np.ndarray, det_s: np.ndarray, gate: float) -> np.ndarray:
-    """Per beat, whether `BeatDetector`'s fibrillation check holds when it classifies the
-    beat (RR intervals between classified beats only: none across a Q beat)."""
-    check = FibrillationCheck(
-        THRESHOLDS["fibrillation_window_beats"],
-        THRESHOLDS["fibrillation_rmssd_ratio"],
-        THRESHOLDS["fibrillation_entropy"],
-    )
-    flags = np.zeros(len(quality), bool)
-    for i, (q, t) in enumerate(zip(quality, det_s, strict=True)):
-        if q < gate:
-            check.gap()
-        else:
-            flags[i] = check.beat(float(t))
-    return flags
-
-
 def detector_labels(
     rec: dict[str, Any],
     predict: Callable[[np.ndarray], np.ndarray],
@@ -357,16 +340,26 @@ def detector_labels(
     noise_rules: bool = True,
 ) -> list[str]:
     """The label `BeatDetector` gives each beat: Q where the template fit is below
-    ``gate``, unless the model and the beat's family say V; in fibrillation the model
-    sees on-time RR features and S becomes N (``rhythm=False`` leaves both out); V blended
-    over beat families, and called from its floor (``families=False`` takes the model's
-    most likely class); V needs more where the fit is marginal. ``noise_rules=False``
-    leaves out the last rule and V under the gate."""
+    ``gate``, unless the model and the beat's family say V; while the intervals look like
+    fibrillation, and those between beats not V by shape alone are still irregular, the
+    model sees on-time RR features and S becomes N (``rhythm=False`` leaves both out); V
+    blended over beat families, and
+    called from its floor (``families=False`` takes the model's most likely class); V
+    needs more where the fit is marginal. ``noise_rules=False`` leaves out the last rule
+    and V under the gate."""
     quality = judged_quality(rec["q"])
-    no_flags = np.zeros(len(quality), bool)
-    flags = fibrillation_flags(quality, rec["det_s"], gate) if rhythm else no_flags
-    x = rec["x"].copy()
-    x[flags, SEGMENT_SIZE:] = 0.0
+    by_rr = predict(rec["x"])
+    on_time = rec["x"].copy()
+    on_time[:, SEGMENT_SIZE:] = 0.0  # RR ratios of 1
+    by_shape = predict(on_time)
+    every, without_v = (
+        FibrillationCheck(
+            int(THRESHOLDS["fibrillation_window_beats"]),
+            THRESHOLDS["fibrillation_rmssd_ratio"],
+            THRESHOLDS["fibrillation_entropy"],
+        )
+        for _ in range(2)
+    )
     v = LABELS["V"]
     floor = THRESHOLDS["min_v_probability"] if families else math.inf
     family = BeatFamilies(
@@ -374,19 +367,28 @@ def detector_labels(
     )
     noise = NoiseRules.from_thresholds(THRESHOLDS.__getitem__)
     labels = []
-    for probs, shape, q, fibrillating in zip(predict(x), rec["shape"], quality, flags, strict=True):
+    for i, (shape, q, t) in enumerate(zip(rec["shape"], quality, rec["det_s"], strict=True)):
         if q < gate:
+            every.gap()
+            without_v.gap()
             gated_v = (
                 noise_rules
                 and noise.family_vouches(shape, family)
-                and probs[v] >= noise.gated_min_v
+                and by_rr[i][v] >= noise.gated_min_v
             )
             labels.append("V" if gated_v else "Q")
             continue
+        every.beat(float(t))
+        fibrillating = rhythm and every.active and without_v.irregular  # as the detector
+        probs = by_shape[i] if fibrillating else by_rr[i]
         if families:
             probs = family.blend(shape, probs, v)
         v_needs = noise.v_needs(q) if noise_rules else 0.0
         labels.append(beat_class(probs, AAMI_CLASSES, floor, fibrillating, v_needs))
+        if int(np.argmax(by_shape[i])) == v:
+            without_v.gap()  # no interval into or out of a beat V by shape
+        else:
+            without_v.beat(float(t))
     return labels
 
 
@@ -582,9 +584,12 @@ While the last {THRESHOLDS["fibrillation_window_beats"]} RR intervals look like 
 {THRESHOLDS["fibrillation_rmssd_ratio"]}, entropy of their histogram above {THRESHOLDS["fibrillation_entropy"]}, turning points as in
 a random series), the RR intervals say nothing about ectopy: the model then gets an
 on-time beat's RR features and judges the beat by its shape alone, a beat it still calls
-S is called N (AAMI labels the beats of that rhythm N). An `irregular_rhythm` event is
-raised when the same test passes on the intervals between beats not called V: frequent
-ventricular ectopy alone makes a sinus rhythm as uneven as fibrillation.
+S is called N (AAMI labels the beats of that rhythm N). That needs one more test: the
+intervals left once those next to a beat the model calls V by its shape alone (given an
+on-time beat's RR features) are out must still be irregular and spread out. Frequent
+ventricular ectopy makes a sinus rhythm as uneven as fibrillation; taken for it, its S
+beats were called N and every beat lost its RR features. The `irregular_rhythm` event
+is raised when all three tests pass on the intervals without V beats.
 
 The model judges one beat at a time. Each beat then joins the family of earlier beats
 whose mean shape it correlates with at {THRESHOLDS["family_min_correlation"]} or more

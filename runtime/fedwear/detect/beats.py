@@ -20,7 +20,13 @@ beats and makes them differ from the template as V beats do: a V call there need
 In a fibrillating rhythm every beat comes early or late, so its RR intervals say nothing
 about ectopy: the model then sees an on-time beat's RR features and judges the shape
 alone, and since AAMI labels the beats of that rhythm N, a beat it still calls S is
-called N.
+called N. The rhythm counts as fibrillating when every interval passes the check and the
+intervals left once those next to beats V by shape are out are still irregular and
+spread out: unevenness that V beats alone explain is frequent ventricular ectopy, and
+judged as fibrillation its S beats were called N and every beat lost its RR features.
+"V by shape" is what the model says of the beat given an on-time beat's RR features,
+not the beat's class, which depends on this check: in fibrillation the RR features make
+many beats V, and leaving those out left intervals regular enough to end the check.
 
 Beats whose recent on-time neighbours no longer match the wearer's template (motion or
 electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable, as AAMI
@@ -47,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from ..infer.beats import SEGMENT_SIZE, Beat, BeatTracker
+from ..infer.beats import BEAT_INPUT_SIZE, SEGMENT_SIZE, Beat, BeatTracker
 from ..infer.card import ModelCard
 from ..infer.engine import QuantizedModel
 from ..infer.families import BeatFamilies
@@ -133,10 +139,13 @@ class BeatDetector(Detector):
             )
         self._v = self.classes.index("V")
         self.run_length = int(card.param("thresholds", "run_length"))
-        # Two views of the same check: every interval decides how a beat is classified
-        # (the figures in the card), the intervals between non-V beats raise the event.
+        # Three views of the same check, over: every interval; the intervals between beats
+        # not V by shape alone; those between beats not called V. The first two decide
+        # how a beat is classified (the module says why), the third raises the event.
         self.fibrillation = self._fibrillation_check(card)
+        self.fibrillation_without_v_shapes = self._fibrillation_check(card)
         self.fibrillation_without_v = self._fibrillation_check(card)
+        self._on_time = np.zeros(BEAT_INPUT_SIZE, np.float32)  # the shape, RR ratios of 1
         self.min_quality = float(card.param("thresholds", "min_template_fit"))
         self.families = BeatFamilies(
             SEGMENT_SIZE,
@@ -164,8 +173,9 @@ class BeatDetector(Detector):
         )
 
     def _no_interval_here(self) -> None:
-        """Missing samples or a Q beat: neither rhythm check may measure across here."""
+        """Missing samples or a Q beat: no rhythm check may measure across here."""
         self.fibrillation.gap()
+        self.fibrillation_without_v_shapes.gap()
         self.fibrillation_without_v.gap()
 
     def reset(self) -> None:
@@ -175,6 +185,7 @@ class BeatDetector(Detector):
         self._last_ectopic: dict[str, int] = {}
         self._since_event: dict[str, int] = {}
         self.fibrillation.reset()
+        self.fibrillation_without_v_shapes.reset()
         self.fibrillation_without_v.reset()
         self._irregular = False
         self._noisy = False
@@ -215,15 +226,21 @@ class BeatDetector(Detector):
         if beat.quality < self.min_quality:
             return self._gated(beat, stream)
         self._noisy = False
-        if self.fibrillation.beat(beat.t_ns / 1e9):
-            beat.features[SEGMENT_SIZE:] = 0.0  # RR ratios of 1: an on-time beat
-        raw = self.model.run(beat.features)[0].reshape(-1)
+        self.fibrillation.beat(beat.t_ns / 1e9)
+        # (without V shapes as of the beat before: this beat's shape is judged below)
+        fibrillating = self.fibrillation.active and self.fibrillation_without_v_shapes.irregular
+        self._on_time[:SEGMENT_SIZE] = beat.features[:SEGMENT_SIZE]
+        by_shape = self.model.run(self._on_time)[0].reshape(-1)
+        ventricular_shape = int(np.argmax(by_shape)) == self._v  # before the buffer is reused
+        raw = by_shape if fibrillating else self.model.run(beat.features)[0].reshape(-1)
         probs = self.families.blend(beat.shape, raw, self._v)
         v_needs = self.noise.v_needs(beat.quality)
-        cls = beat_class(
-            probs, self.classes, self.min_v_probability, self.fibrillation.active, v_needs
-        )
-        return self._labelled(beat, stream, cls, probs)
+        cls = beat_class(probs, self.classes, self.min_v_probability, fibrillating, v_needs)
+        if ventricular_shape:
+            self.fibrillation_without_v_shapes.gap()  # no interval into or out of it
+        else:
+            self.fibrillation_without_v_shapes.beat(beat.t_ns / 1e9)
+        return self._labelled(beat, stream, cls, probs, fibrillating)
 
     def _gated(self, beat: Beat, stream: str) -> list[Event]:
         """A beat among neighbours that no longer fit the template: Q, unless it is V by
@@ -232,17 +249,19 @@ class BeatDetector(Detector):
             raw = self.model.run(beat.features)[0].reshape(-1)
             if raw[self._v] >= self.noise.gated_min_v:
                 self._no_interval_here()
-                return self._labelled(beat, stream, "V", raw.astype(np.float64))
+                return self._labelled(beat, stream, "V", raw.astype(np.float64), False)
         return self._unclassifiable(beat, stream)
 
-    def _labelled(self, beat: Beat, stream: str, cls: str, probs: np.ndarray) -> list[Event]:
+    def _labelled(
+        self, beat: Beat, stream: str, cls: str, probs: np.ndarray, fibrillating: bool
+    ) -> list[Event]:
         """Record a classified beat and raise the events its class warrants."""
         if cls == "V":
             self.fibrillation_without_v.gap()  # no interval into or out of a V beat
         else:
             self.fibrillation_without_v.beat(beat.t_ns / 1e9)
         if self.record_beats:
-            self._record(beat.t_ns, cls, probs)
+            self._record(beat.t_ns, cls, probs, fibrillating)
         events = []
         if cls in ("S", "V"):
             self._since_event[cls] = self._since_event.get(cls, 0) + 1
@@ -278,9 +297,9 @@ class BeatDetector(Detector):
         events += self._rhythm(beat.t_ns, stream)
         return events
 
-    def _record(self, t_ns: int, cls: str, probs: np.ndarray) -> None:
+    def _record(self, t_ns: int, cls: str, probs: np.ndarray, fibrillating: bool) -> None:
         scores = probs.astype(np.float64)
-        if self.fibrillation.active and "S" in self.classes:
+        if fibrillating and "S" in self.classes:
             scores[self.classes.index("S")] = 0.0  # the check rules S out, whatever p(S)
         self.beats.append((t_ns, cls))
         self.beat_scores.append(scores)
@@ -288,7 +307,7 @@ class BeatDetector(Detector):
     def _unclassifiable(self, beat: Beat, stream: str) -> list[Event]:
         self.unclassifiable += 1
         if self.record_beats:
-            self._record(beat.t_ns, "Q", np.zeros(len(self.classes)))
+            self._record(beat.t_ns, "Q", np.zeros(len(self.classes)), False)
         self._v_run = 0
         self._no_interval_here()
         if self._noisy or beat.quality == 0.0:  # 0.0: the template's fit never came

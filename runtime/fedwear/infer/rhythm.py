@@ -77,12 +77,19 @@ class FibrillationCheck:
         if len(self._rr) < self.beats:
             return False
         self.latest = stats = self.measure(np.fromiter(self._rr, np.float64, self.beats))
-        self.active = (
-            stats.rmssd_ratio > self.rmssd_ratio
-            and stats.entropy > self.entropy
-            and stats.random_order
-        )
+        self.active = self.irregular and stats.random_order
         return self.active
+
+    @property
+    def irregular(self) -> bool:
+        """The last window's intervals pass the first two tests (irregular and spread out),
+        whatever their order."""
+        stats = self.latest
+        return (
+            stats is not None
+            and stats.rmssd_ratio > self.rmssd_ratio
+            and stats.entropy > self.entropy
+        )
 
     def measure(self, rr: np.ndarray) -> RhythmStats:
         ordered = np.sort(rr)
