@@ -343,16 +343,15 @@ def detector_labels(
     ``gate``, unless the model and the beat's family say V; while the intervals look like
     fibrillation, and those between beats not V by shape alone are still irregular, the
     model sees on-time RR features and S becomes N (``rhythm=False`` leaves both out); V
-    blended over beat families, and
-    called from its floor (``families=False`` takes the model's most likely class); V
-    needs more where the fit is marginal. ``noise_rules=False`` leaves out the last rule
-    and V under the gate."""
+    blended over beat families, and called from its floor (``families=False`` takes the
+    model's most likely class); V needs more where the fit is marginal.
+    ``noise_rules=False`` leaves out the last rule and V under the gate."""
     quality = judged_quality(rec["q"])
     by_rr = predict(rec["x"])
     on_time = rec["x"].copy()
     on_time[:, SEGMENT_SIZE:] = 0.0  # RR ratios of 1
     by_shape = predict(on_time)
-    every, without_v = (
+    every, without_v_shapes = (
         FibrillationCheck(
             int(THRESHOLDS["fibrillation_window_beats"]),
             THRESHOLDS["fibrillation_rmssd_ratio"],
@@ -370,7 +369,7 @@ def detector_labels(
     for i, (shape, q, t) in enumerate(zip(rec["shape"], quality, rec["det_s"], strict=True)):
         if q < gate:
             every.gap()
-            without_v.gap()
+            without_v_shapes.gap()
             gated_v = (
                 noise_rules
                 and noise.family_vouches(shape, family)
@@ -379,16 +378,16 @@ def detector_labels(
             labels.append("V" if gated_v else "Q")
             continue
         every.beat(float(t))
-        fibrillating = rhythm and every.active and without_v.irregular  # as the detector
+        fibrillating = rhythm and every.active and without_v_shapes.irregular  # as the detector
         probs = by_shape[i] if fibrillating else by_rr[i]
         if families:
             probs = family.blend(shape, probs, v)
         v_needs = noise.v_needs(q) if noise_rules else 0.0
         labels.append(beat_class(probs, AAMI_CLASSES, floor, fibrillating, v_needs))
         if int(np.argmax(by_shape[i])) == v:
-            without_v.gap()  # no interval into or out of a beat V by shape
+            without_v_shapes.gap()  # no interval into or out of a beat V by shape
         else:
-            without_v.beat(float(t))
+            without_v_shapes.beat(float(t))
     return labels
 
 
