@@ -192,7 +192,7 @@ def test_frequent_ventricular_ectopy_is_not_taken_for_fibrillation() -> None:
     for i in range(0, len(t), 250):
         window = _window("ecg", t[i : i + 250], x[i : i + 250] - 1.5 * wide[i : i + 250], 250.0)
         events += det.on_window(window)
-        held += det.fibrillation.active
+        held += det.fibrillation.every.active
     v_labels, _ = _labels_from(det, 0.0, ventricular)
     s_labels, _ = _labels_from(det, 0.0, supra)
     assert v_labels.count("V") >= 0.95 * len(ventricular)

@@ -39,7 +39,7 @@ from fedwear.evaluate.references import MitbihReference, mitbih_reference
 from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion, match_beats
 from fedwear.infer.beats import BEAT_INPUT_SIZE, SEGMENT_RATE_HZ, SEGMENT_SIZE, Beat, BeatTracker
 from fedwear.infer.families import BeatFamilies
-from fedwear.infer.rhythm import FibrillationCheck
+from fedwear.infer.rhythm import FibrillationVerdict
 from fedwear.ingest.recordings import PREFERRED_LEAD, read_edf, read_wfdb
 
 RATE_HZ = 250.0
@@ -351,13 +351,10 @@ def detector_labels(
     on_time = rec["x"].copy()
     on_time[:, SEGMENT_SIZE:] = 0.0  # RR ratios of 1
     by_shape = predict(on_time)
-    every, without_v_shapes = (
-        FibrillationCheck(
-            int(THRESHOLDS["fibrillation_window_beats"]),
-            THRESHOLDS["fibrillation_rmssd_ratio"],
-            THRESHOLDS["fibrillation_entropy"],
-        )
-        for _ in range(2)
+    verdict = FibrillationVerdict(
+        int(THRESHOLDS["fibrillation_window_beats"]),
+        THRESHOLDS["fibrillation_rmssd_ratio"],
+        THRESHOLDS["fibrillation_entropy"],
     )
     v = LABELS["V"]
     floor = THRESHOLDS["min_v_probability"] if families else math.inf
@@ -368,8 +365,7 @@ def detector_labels(
     labels = []
     for i, (shape, q, t) in enumerate(zip(rec["shape"], quality, rec["det_s"], strict=True)):
         if q < gate:
-            every.gap()
-            without_v_shapes.gap()
+            verdict.gap()
             gated_v = (
                 noise_rules
                 and noise.family_vouches(shape, family)
@@ -377,17 +373,13 @@ def detector_labels(
             )
             labels.append("V" if gated_v else "Q")
             continue
-        every.beat(float(t))
-        fibrillating = rhythm and every.active and without_v_shapes.irregular  # as the detector
+        fibrillating = verdict.judge(float(t)) and rhythm
         probs = by_shape[i] if fibrillating else by_rr[i]
         if families:
             probs = family.blend(shape, probs, v)
         v_needs = noise.v_needs(q) if noise_rules else 0.0
         labels.append(beat_class(probs, AAMI_CLASSES, floor, fibrillating, v_needs))
-        if int(np.argmax(by_shape[i])) == v:
-            without_v_shapes.gap()  # no interval into or out of a beat V by shape
-        else:
-            without_v_shapes.beat(float(t))
+        verdict.judged(float(t), int(np.argmax(by_shape[i])) == v)
     return labels
 
 

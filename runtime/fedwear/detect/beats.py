@@ -57,7 +57,7 @@ from ..infer.beats import BEAT_INPUT_SIZE, SEGMENT_SIZE, Beat, BeatTracker
 from ..infer.card import ModelCard
 from ..infer.engine import QuantizedModel
 from ..infer.families import BeatFamilies
-from ..infer.rhythm import FibrillationCheck
+from ..infer.rhythm import FibrillationCheck, FibrillationVerdict
 from .base import Detector, Event, Window
 
 ECTOPIC_QUIET_NS = 60_000_000_000
@@ -139,12 +139,11 @@ class BeatDetector(Detector):
             )
         self._v = self.classes.index("V")
         self.run_length = int(card.param("thresholds", "run_length"))
-        # Three views of the same check, over: every interval; the intervals between beats
-        # not V by shape alone; those between beats not called V. The first two decide
-        # how a beat is classified (the module says why), the third raises the event.
-        self.fibrillation = self._fibrillation_check(card)
-        self.fibrillation_without_v_shapes = self._fibrillation_check(card)
-        self.fibrillation_without_v = self._fibrillation_check(card)
+        # The verdict decides how a beat is classified (the module says why); the same
+        # check over the intervals between beats not called V raises the event.
+        thresholds = self._fibrillation_thresholds(card)
+        self.fibrillation = FibrillationVerdict(*thresholds)
+        self.fibrillation_without_v = FibrillationCheck(*thresholds)
         self._on_time = np.zeros(BEAT_INPUT_SIZE, np.float32)  # the shape, RR ratios of 1
         self.min_quality = float(card.param("thresholds", "min_template_fit"))
         self.families = BeatFamilies(
@@ -165,8 +164,8 @@ class BeatDetector(Detector):
         self.reset()
 
     @staticmethod
-    def _fibrillation_check(card: ModelCard) -> FibrillationCheck:
-        return FibrillationCheck(
+    def _fibrillation_thresholds(card: ModelCard) -> tuple[int, float, float]:
+        return (
             int(card.param("thresholds", "fibrillation_window_beats")),
             float(card.param("thresholds", "fibrillation_rmssd_ratio")),
             float(card.param("thresholds", "fibrillation_entropy")),
@@ -175,7 +174,6 @@ class BeatDetector(Detector):
     def _no_interval_here(self) -> None:
         """Missing samples or a Q beat: no rhythm check may measure across here."""
         self.fibrillation.gap()
-        self.fibrillation_without_v_shapes.gap()
         self.fibrillation_without_v.gap()
 
     def reset(self) -> None:
@@ -185,7 +183,6 @@ class BeatDetector(Detector):
         self._last_ectopic: dict[str, int] = {}
         self._since_event: dict[str, int] = {}
         self.fibrillation.reset()
-        self.fibrillation_without_v_shapes.reset()
         self.fibrillation_without_v.reset()
         self._irregular = False
         self._noisy = False
@@ -226,9 +223,7 @@ class BeatDetector(Detector):
         if beat.quality < self.min_quality:
             return self._gated(beat, stream)
         self._noisy = False
-        self.fibrillation.beat(beat.t_ns / 1e9)
-        # (without V shapes as of the beat before: this beat's shape is judged below)
-        fibrillating = self.fibrillation.active and self.fibrillation_without_v_shapes.irregular
+        fibrillating = self.fibrillation.judge(beat.t_ns / 1e9)
         self._on_time[:SEGMENT_SIZE] = beat.features[:SEGMENT_SIZE]
         by_shape = self.model.run(self._on_time)[0].reshape(-1)
         ventricular_shape = int(np.argmax(by_shape)) == self._v  # before the buffer is reused
@@ -236,10 +231,7 @@ class BeatDetector(Detector):
         probs = self.families.blend(beat.shape, raw, self._v)
         v_needs = self.noise.v_needs(beat.quality)
         cls = beat_class(probs, self.classes, self.min_v_probability, fibrillating, v_needs)
-        if ventricular_shape:
-            self.fibrillation_without_v_shapes.gap()  # no interval into or out of it
-        else:
-            self.fibrillation_without_v_shapes.beat(beat.t_ns / 1e9)
+        self.fibrillation.judged(beat.t_ns / 1e9, ventricular_shape)
         return self._labelled(beat, stream, cls, probs, fibrillating)
 
     def _gated(self, beat: Beat, stream: str) -> list[Event]:

@@ -11,7 +11,7 @@ turning points), which is what this check needs to tell them apart.
 
 from __future__ import annotations
 
-__all__ = ["FibrillationCheck", "RhythmStats"]
+__all__ = ["FibrillationCheck", "FibrillationVerdict", "RhythmStats"]
 
 import math
 from collections import deque
@@ -103,3 +103,37 @@ class FibrillationCheck:
         turning = int(np.count_nonzero((middle - rr[:-2]) * (middle - rr[2:]) > 0))
         lo, hi = self.turning_range
         return RhythmStats(rmssd, entropy, turning, lo <= turning <= hi)
+
+
+class FibrillationVerdict:
+    """Whether a beat is classified as in fibrillation: the check over every interval,
+    vetoed while the intervals between beats not V by shape alone are regular (frequent
+    ventricular ectopy alone makes a sinus rhythm pass the check). "V by shape" must not
+    depend on this verdict (`fedwear.detect.beats` says why). Give it each classified beat
+    twice: ``judge`` before classifying it, ``judged`` after, with its shape's verdict."""
+
+    def __init__(self, beats: int, rmssd_ratio: float, entropy: float) -> None:
+        self.every = FibrillationCheck(beats, rmssd_ratio, entropy)
+        self.without_v_shapes = FibrillationCheck(beats, rmssd_ratio, entropy)
+
+    def reset(self) -> None:
+        self.every.reset()
+        self.without_v_shapes.reset()
+
+    def gap(self) -> None:
+        """No interval across here (see `FibrillationCheck.gap`)."""
+        self.every.gap()
+        self.without_v_shapes.gap()
+
+    def judge(self, t_s: float) -> bool:
+        """The verdict for the beat at ``t_s``: its interval joins the check over every
+        interval; the veto is as of the beat before (this beat's shape is not judged yet)."""
+        self.every.beat(t_s)
+        return self.every.active and self.without_v_shapes.irregular
+
+    def judged(self, t_s: float, ventricular_shape: bool) -> None:
+        """The beat at ``t_s`` is V by shape, or not: no interval into or out of a V one."""
+        if ventricular_shape:
+            self.without_v_shapes.gap()
+        else:
+            self.without_v_shapes.beat(t_s)
