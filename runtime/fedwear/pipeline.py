@@ -42,6 +42,7 @@ class StreamWindows:
         self.hop = max(1, min(self.size, round(hop_s * spec.rate_hz)))
         self._buf = np.empty(self.size, dtype=ring.dtype)
         self._fresh = self.size  # frames in the next window not seen before
+        self._shown = False  # a window of this segment is in _buf
         self.windows = 0
 
     def next_window(self) -> Window | None:
@@ -58,12 +59,33 @@ class StreamWindows:
         )
         self.ring.skip(self.hop)
         self._fresh = self.hop
+        self._shown = True
         self.windows += 1
         return w
+
+    def final_window(self) -> Window | None:
+        """At a segment's end: its last frames, fewer than a hop, that no window has shown,
+        in a window of the usual size that ends at the last frame (the rest comes from the
+        window before). None when there are none, or the segment was shorter than a window.
+
+        Without it a recording's last second never reached the detectors: the beat
+        detector lost the beats there, the fall detector a fall in it."""
+        left = len(self.ring)
+        fresh = left - (self.size - self.hop)
+        if not self._shown or fresh <= 0:
+            return None
+        tail = self.ring.peek(left)
+        frames = np.concatenate((self._buf[self.hop - (self.size - left) : self.hop], tail))
+        self.ring.skip(left)
+        self.windows += 1
+        return Window(
+            self.spec.name, self.spec.channels, self.spec.rate_hz, frames["t"], frames["v"], fresh
+        )
 
     def end_segment(self) -> int:
         """Discard frames too few for a window; returns how many."""
         self._fresh = self.size
+        self._shown = False
         return self.ring.skip(len(self.ring))
 
 
@@ -142,23 +164,29 @@ def run_pipeline(
         on_ready()
     status = SourceStatus()
     busy = False
+
+    def deliver(w: Window) -> None:
+        for det in by_stream[w.stream]:
+            for ev in det.on_window(w):
+                summary.events_by_detector[ev.detector] = (
+                    summary.events_by_detector.get(ev.detector, 0) + 1
+                )
+                for sink in sinks:
+                    sink.event(ev)
+
     try:
         while not should_stop():
             # Wait for data only when the last pass found nothing to do.
             status = source.pump(0.0 if busy else poll_s)
             busy = False
-            for name, sw in windows.items():
+            for sw in windows.values():
                 while (w := sw.next_window()) is not None:
                     busy = True
-                    for det in by_stream[name]:
-                        for ev in det.on_window(w):
-                            summary.events_by_detector[ev.detector] = (
-                                summary.events_by_detector.get(ev.detector, 0) + 1
-                            )
-                            for sink in sinks:
-                                sink.event(ev)
+                    deliver(w)
             if status.segment_end or status.ended:
                 for sw in windows.values():
+                    if (w := sw.final_window()) is not None:
+                        deliver(w)
                     sw.end_segment()
                 for det in detectors:
                     det.reset()
