@@ -107,20 +107,21 @@ def test_the_card_scores_the_labels_the_detector_gives(
     shared_data: Path, recording: str, rules: set[str]
 ) -> None:
     """The card's figures come from `beats.detector_labels`, which must give each beat the
-    label `BeatDetector` gives it, on recordings where every rule acts."""
-    from fedwear.detect.base import Window
+    label `BeatDetector` gives it in `fedwear eval` (the runtime's pipeline, to the
+    recording's last sample), on recordings where every rule acts."""
+    from fedwear.config import Config
     from fedwear.detect.models import load_detector
+    from fedwear.evaluate.runner import run_recording
     from fedwear.infer.card import models_dir
     from fedwear.ingest.recordings import read_recording
 
     path = shared_data / recording
-    t, v = read_recording(path, {"ecg": beats.RATE_HZ}).streams["ecg"]
-    det = load_detector("beats", {"ecg": beats.RATE_HZ}, models_dir())
+    config = Config()
+    assert config.stream_rates()["ecg"] == beats.RATE_HZ
+    det = load_detector("beats", config.stream_rates(), models_dir())
     det.record_beats = True
-    step = round(beats.RATE_HZ)
-    for i in range(0, len(t), step):
-        window = Window("ecg", ("c0",), beats.RATE_HZ, t[i : i + step], v[i : i + step], step)
-        det.on_window(window)
+    run_recording(path, config, [det])
+    t, v = read_recording(path, {"ecg": beats.RATE_HZ}).streams["ecg"]
     rec = beats.beat_arrays(beats.tracked_beats(t, v))
 
     def predict(x: np.ndarray) -> np.ndarray:
