@@ -68,8 +68,8 @@ class StreamWindows:
         in a window of the usual size that ends at the last frame (the rest comes from the
         window before). None when there are none, or the segment was shorter than a window.
 
-        Without it a recording's last second never reached the detectors: the beat
-        detector lost the beats there, the fall detector a fall in it."""
+        Without it a recording's last second never reached the detectors (the beat
+        detector lost the beats there, and `fedwear eval` differed from the cards)."""
         left = len(self.ring)
         fresh = left - (self.size - self.hop)
         if not self._shown or fresh <= 0:
