@@ -48,19 +48,10 @@ class StreamWindows:
     def next_window(self) -> Window | None:
         if len(self.ring) < self.size:
             return None
-        frames = self.ring.peek(self.size, out=self._buf)
-        w = Window(
-            self.spec.name,
-            self.spec.channels,
-            self.spec.rate_hz,
-            frames["t"],
-            frames["v"],
-            self._fresh,
-        )
+        w = self._window(self.ring.peek(self.size, out=self._buf), self._fresh)
         self.ring.skip(self.hop)
         self._fresh = self.hop
         self._shown = True
-        self.windows += 1
         return w
 
     def final_window(self) -> Window | None:
@@ -77,6 +68,9 @@ class StreamWindows:
         tail = self.ring.peek(left)
         frames = np.concatenate((self._buf[self.hop - (self.size - left) : self.hop], tail))
         self.ring.skip(left)
+        return self._window(frames, fresh)
+
+    def _window(self, frames: np.ndarray, fresh: int) -> Window:
         self.windows += 1
         return Window(
             self.spec.name, self.spec.channels, self.spec.rate_hz, frames["t"], frames["v"], fresh
