@@ -105,14 +105,18 @@ def test_noisy_walking_ecg_gives_one_unclassifiable_event_and_no_false_ectopy() 
 
 
 def _ecg_at(
-    beat_times_s: np.ndarray, seconds: float, width_s: float = 0.012
+    beat_times_s: np.ndarray, seconds: float, width_s: float = 0.012, p_wave: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A clean single-lead trace: the same upright beat (narrow by default) at each time."""
+    """A clean single-lead trace: the same upright beat (narrow by default) at each time,
+    with a P wave of height ``p_wave`` 160 ms before it (none by default)."""
     t = np.arange(int(seconds * 250)) / 250.0
     x = np.zeros_like(t)
     for at in beat_times_s:
         near = slice(max(0, int((at - 5 * width_s) * 250)), int((at + 5 * width_s) * 250))
         x[near] += np.exp(-0.5 * ((t[near] - at) / width_s) ** 2)
+        if p_wave:
+            near = slice(max(0, int((at - 0.3) * 250)), int((at - 0.02) * 250))
+            x[near] += p_wave * np.exp(-0.5 * ((t[near] - at + 0.16) / 0.025) ** 2)
     return np.round(t * 1e9).astype(np.int64), x[:, None]
 
 
@@ -163,6 +167,26 @@ def test_fibrillating_rhythm_gives_one_irregular_rhythm_event_and_no_s_beats() -
     with_rr = np.any(rr_inputs != 0, axis=1)
     assert (~with_rr).sum() >= len(det.beats) > 200
     assert len(before) - 2 <= with_rr.sum() < len(before) + 0.2 * len(after)
+
+
+def test_uneven_beats_with_repeating_p_waves_are_not_taken_for_fibrillation() -> None:
+    """The random intervals of the test above, but each beat after the same P wave:
+    frequent atrial ectopy, not fibrillation. Every RR test holds, the P waves veto the
+    verdict: no event, and the early beats stay S."""
+    rng = np.random.default_rng(7)
+    times = 0.5 + np.cumsum(rng.uniform(0.45, 1.1, 260))
+    t, x = _ecg_at(times, float(times[-1]) + 1.0, p_wave=0.15)
+    det = detector("beats")
+    det.record_beats = True
+    events, held, vetoed = [], 0, 0
+    for i in range(0, len(t), 250):
+        events += det.on_window(_window("ecg", t[i : i + 250], x[i : i + 250], 250.0))
+        held += det.fibrillation.every.active
+        vetoed += det.fibrillation.every.active and det.fibrillation.atrial.organised
+    assert held > 60 and vetoed == held  # seconds the RR intervals looked like fibrillation
+    assert not [e for e in events if e.kind == "irregular_rhythm"]
+    after = [c for ns, c in det.beats if ns > times[140] * 1e9]
+    assert len(after) > 80 and after.count("S") > 0.3 * len(after)
 
 
 def test_frequent_ventricular_ectopy_is_not_taken_for_fibrillation() -> None:

@@ -37,6 +37,7 @@ from common import (
 from fedwear.detect.beats import HELD_BEATS_MAX, NoiseRules, beat_class
 from fedwear.evaluate.references import MitbihReference, mitbih_reference
 from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion, match_beats
+from fedwear.infer import atrial
 from fedwear.infer.beats import BEAT_INPUT_SIZE, SEGMENT_RATE_HZ, SEGMENT_SIZE, Beat, BeatTracker
 from fedwear.infer.families import BeatFamilies
 from fedwear.infer.rhythm import FibrillationVerdict
@@ -49,6 +50,12 @@ THRESHOLDS = {
     "fibrillation_window_beats": 128,
     "fibrillation_rmssd_ratio": 0.1,
     "fibrillation_entropy": 0.7,
+    # ...and no P wave that repeats (fedwear.infer.atrial): the beats' stretches before
+    # the QRS correlate with their recent median at under 0.5. On DS1 that median is
+    # 0.02-0.09 in the reference's fibrillation and flutter and above 0.7 in most sinus
+    # rhythm; 0.4 and 0.6 gave the same figures within 0.2 points (docs/models.md,
+    # session 23).
+    "fibrillation_p_wave_fit": 0.5,
     # Below this median correlation of on-time beats (against the local and the long-run
     # mean RR) with their template a beat is Q (unclassifiable). 0.7 is a usual
     # template-match bound in ECG signal-quality work; on DS1 it marks 2 % of detected
@@ -338,6 +345,7 @@ def detector_labels(
     rhythm: bool = True,
     families: bool = True,
     noise_rules: bool = True,
+    p_waves: bool = True,
 ) -> list[str]:
     """The label `BeatDetector` gives each beat: Q where the template fit is below
     ``gate``, unless the model and the beat's family say V; while the intervals look like
@@ -345,7 +353,8 @@ def detector_labels(
     model sees on-time RR features and S becomes N (``rhythm=False`` leaves both out); V
     blended over beat families, and called from its floor (``families=False`` takes the
     model's most likely class); V needs more where the fit is marginal.
-    ``noise_rules=False`` leaves out the last rule and V under the gate."""
+    ``noise_rules=False`` leaves out the last rule and V under the gate;
+    ``p_waves=False`` lets repeating P waves veto no fibrillation verdict."""
     quality = judged_quality(rec["q"])
     by_rr = predict(rec["x"])
     on_time = rec["x"].copy()
@@ -355,6 +364,7 @@ def detector_labels(
         int(THRESHOLDS["fibrillation_window_beats"]),
         THRESHOLDS["fibrillation_rmssd_ratio"],
         THRESHOLDS["fibrillation_entropy"],
+        THRESHOLDS["fibrillation_p_wave_fit"] if p_waves else math.inf,
     )
     v = LABELS["V"]
     floor = THRESHOLDS["min_v_probability"] if families else math.inf
@@ -379,7 +389,7 @@ def detector_labels(
             probs = family.blend(shape, probs, v)
         v_needs = noise.v_needs(q) if noise_rules else 0.0
         labels.append(beat_class(probs, AAMI_CLASSES, floor, fibrillating, v_needs))
-        verdict.judged(float(t), int(np.argmax(by_shape[i])) == v)
+        verdict.judged(float(t), int(np.argmax(by_shape[i])) == v, shape)
     return labels
 
 
@@ -391,10 +401,11 @@ def scores(
     rhythm: bool = True,
     families: bool = True,
     noise_rules: bool = True,
+    p_waves: bool = True,
 ) -> dict[tuple[str, str], int]:
     """Confusion counts of `detector_labels` against the reference. Beats before
     ``learning_period_s`` are left out, as `fedwear eval --learning-period`."""
-    labels = detector_labels(rec, predict, gate, rhythm, families, noise_rules)
+    labels = detector_labels(rec, predict, gate, rhythm, families, noise_rules, p_waves)
     return confusion(
         rec["ref_cls"], rec["ref_s"], rec["det_s"], labels, learning_period_s, rec["flutter"]
     )
@@ -428,6 +439,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
     total_ungated: dict[tuple[str, str], int] = {}
     total_any_rhythm: dict[tuple[str, str], int] = {}
     total_without_families: dict[tuple[str, str], int] = {}
+    total_without_p_waves: dict[tuple[str, str], int] = {}
     total_without_noise_rules: dict[tuple[str, str], int] = {}
     total_classical: dict[tuple[str, str], int] = {}
     total_ec57: dict[tuple[str, str], int] = {}
@@ -451,6 +463,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
             add(total_ungated, scores(rec, int8, gate=-math.inf))  # a fit may be negative
             add(total_any_rhythm, scores(rec, int8, rhythm=False))
             add(total_without_families, scores(rec, int8, families=False))
+            add(total_without_p_waves, scores(rec, int8, p_waves=False))
             add(total_without_noise_rules, scores(rec, int8, noise_rules=False))
             add(total_ec57, scores(rec, int8, learning_period_s=EC57_LEARNING_S))
             if n in seconds:
@@ -465,6 +478,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
     overall_ungated = aami_stats(total_ungated)
     overall_any_rhythm = aami_stats(total_any_rhythm)
     overall_without_families = aami_stats(total_without_families)
+    overall_without_p_waves = aami_stats(total_without_p_waves)
     overall_without_noise_rules = aami_stats(total_without_noise_rules)
     overall_classical = aami_stats(total_classical)
     members = [aami_stats(t) for t in total_members]
@@ -513,6 +527,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         "overall_float32": overall_float,
         "overall_int8_every_beat_classified": overall_ungated,
         "overall_int8_without_fibrillation_check": overall_any_rhythm,
+        "overall_int8_without_p_wave_test": overall_without_p_waves,
         "overall_int8_without_beat_families": overall_without_families,
         "overall_int8_without_noise_rules": overall_without_noise_rules,
         "exercise_chest_ecg_int8": on_exercise,
@@ -579,8 +594,16 @@ S is called N (AAMI labels the beats of that rhythm N). That needs one more test
 intervals left once those next to a beat the model calls V by its shape alone (given an
 on-time beat's RR features) are out must still be irregular and spread out. Frequent
 ventricular ectopy makes a sinus rhythm as uneven as fibrillation; taken for it, its S
-beats were called N and every beat lost its RR features. The `irregular_rhythm` event
-is raised when all three tests pass on the intervals without V beats.
+beats were called N and every beat lost its RR features. And the beats must not share
+one P wave (`fedwear.infer.atrial`): fibrillation has no organised atrial activity, while
+frequent atrial ectopy, as uneven by its RR intervals, leaves the sinus beats their P
+waves. Each beat not V by shape has the stretch of its segment before the QRS (where the
+P wave is; straight-line trend removed) correlated with the median of that stretch over
+the {atrial.REFERENCE_BEATS} such beats before it; the atria count as organised, and the rhythm as not
+fibrillating, while the median of the last {atrial.WINDOW_BEATS} correlations and of the last {atrial.RECENT_BEATS} are both
+{THRESHOLDS["fibrillation_p_wave_fit"]} or more. The `irregular_rhythm` event is raised
+when all three RR tests pass on the intervals without V beats and the atria are not
+organised.
 
 The model judges one beat at a time. Each beat then joins the family of earlier beats
 whose mean shape it correlates with at {THRESHOLDS["family_min_correlation"]} or more
@@ -670,6 +693,10 @@ Most false S beats, and more than half the false V beats, were in the fibrillati
 flutter records 201 and 203. The check keeps the S beats of the records with frequent premature beats but no fibrillation (118,
 209, 220); DS2's record 232 (mostly atrial premature beats, long pauses) is where it has
 yet to be measured.
+
+Without the P-wave test (the RR tests alone decide): {", ".join(f"{c} Se {overall_without_p_waves[c]['se']} / +P {overall_without_p_waves[c]['ppv']}" for c in AAMI_CLASSES)}.
+The test gives back S beats in stretches of frequent atrial ectopy in sinus rhythm (201),
+and lets the RR features make some of 201's aberrated atrial beats V there.
 
 Without beat families (the model's most likely class): {", ".join(f"{c} Se {overall_without_families[c]['se']} / +P {overall_without_families[c]['ppv']}" for c in AAMI_CLASSES)}.
 

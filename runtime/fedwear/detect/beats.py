@@ -8,7 +8,8 @@
   (``fedwear.infer.rhythm``: irregular, spread out and in random order), once until the
   rhythm settles again. The intervals next to V beats are left out of this check, as AF
   detectors leave ectopic beats out: frequent ventricular ectopy makes sinus rhythm as
-  uneven as fibrillation, and it has its own events.
+  uneven as fibrillation, and it has its own events. Nor is it raised while the beats
+  share one P wave (``fedwear.infer.atrial``): fibrillation has none.
 
 The model judges one beat at a time; each beat's V probability is then blended with
 that of the earlier beats of its shape (``fedwear.infer.families``), and a beat still
@@ -24,6 +25,9 @@ called N. The rhythm counts as fibrillating when every interval passes the check
 intervals left once those next to beats V by shape are out are still irregular and
 spread out: unevenness that V beats alone explain is frequent ventricular ectopy, and
 judged as fibrillation its S beats were called N and every beat lost its RR features.
+Nor does it while the beats not V by shape share one P wave: frequent atrial ectopy
+makes the intervals as uneven, but the atria still beat in order, and its S beats are
+what the detector is for.
 "V by shape" is what the model says of the beat given an on-time beat's RR features,
 not the beat's class, which depends on this check: in fibrillation the RR features make
 many beats V, and leaving those out left intervals regular enough to end the check.
@@ -142,7 +146,8 @@ class BeatDetector(Detector):
         # The verdict decides how a beat is classified (the module says why); the same
         # check over the intervals between beats not called V raises the event.
         thresholds = self._fibrillation_thresholds(card)
-        self.fibrillation = FibrillationVerdict(*thresholds)
+        p_wave_fit = float(card.param("thresholds", "fibrillation_p_wave_fit"))
+        self.fibrillation = FibrillationVerdict(*thresholds, p_wave_fit)
         self.fibrillation_without_v = FibrillationCheck(*thresholds)
         self._on_time = np.zeros(BEAT_INPUT_SIZE, np.float32)  # the shape, RR ratios of 1
         self.min_quality = float(card.param("thresholds", "min_template_fit"))
@@ -231,7 +236,7 @@ class BeatDetector(Detector):
         probs = self.families.blend(beat.shape, raw, self._v)
         v_needs = self.noise.v_needs(beat.quality)
         cls = beat_class(probs, self.classes, self.min_v_probability, fibrillating, v_needs)
-        self.fibrillation.judged(beat.t_ns / 1e9, ventricular_shape)
+        self.fibrillation.judged(beat.t_ns / 1e9, ventricular_shape, beat.shape)
         return self._labelled(beat, stream, cls, probs, fibrillating)
 
     def _gated(self, beat: Beat, stream: str) -> list[Event]:
@@ -321,7 +326,7 @@ class BeatDetector(Detector):
         check = self.fibrillation_without_v
         if check.latest is None:
             return []
-        if not self._irregular and check.active:
+        if not self._irregular and check.active and not self.fibrillation.atrial.organised:
             self._irregular = True
             st = check.latest
             return [

@@ -7,6 +7,10 @@ the maximum) and in random order (a turning-point count within the 95 % range of
 random series). Frequent premature beats make the series irregular too, but their
 intervals sit in a short and a long cluster (low entropy) and alternate (too many
 turning points), which is what this check needs to tell them apart.
+
+Runs of atrial premature beats can pass all three, so the verdict the beat detector acts
+on (``FibrillationVerdict``) also asks the atria: no repeating P wave
+(`fedwear.infer.atrial`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections import deque
 from typing import NamedTuple
 
 import numpy as np
+
+from .atrial import AtrialActivity
 
 ENTROPY_BINS = 16
 
@@ -108,17 +114,21 @@ class FibrillationCheck:
 class FibrillationVerdict:
     """Whether a beat is classified as in fibrillation: the check over every interval,
     vetoed while the intervals between beats not V by shape alone are regular (frequent
-    ventricular ectopy alone makes a sinus rhythm pass the check). "V by shape" must not
+    ventricular ectopy alone makes a sinus rhythm pass the check) and while the beats not
+    V by shape share one P wave (`fedwear.infer.atrial`: frequent atrial ectopy makes the
+    intervals uneven too, but leaves the sinus beats their P waves). "V by shape" must not
     depend on this verdict (`fedwear.detect.beats` says why). Give it each classified beat
     twice: ``judge`` before classifying it, ``judged`` after, with its shape's verdict."""
 
-    def __init__(self, beats: int, rmssd_ratio: float, entropy: float) -> None:
+    def __init__(self, beats: int, rmssd_ratio: float, entropy: float, p_wave_fit: float) -> None:
         self.every = FibrillationCheck(beats, rmssd_ratio, entropy)
         self.without_v_shapes = FibrillationCheck(beats, rmssd_ratio, entropy)
+        self.atrial = AtrialActivity(p_wave_fit)
 
     def reset(self) -> None:
         self.every.reset()
         self.without_v_shapes.reset()
+        self.atrial.reset()
 
     def gap(self) -> None:
         """No interval across here (see `FibrillationCheck.gap`)."""
@@ -127,13 +137,16 @@ class FibrillationVerdict:
 
     def judge(self, t_s: float) -> bool:
         """The verdict for the beat at ``t_s``: its interval joins the check over every
-        interval; the veto is as of the beat before (this beat's shape is not judged yet)."""
+        interval; the vetoes are as of the beat before (this beat's shape is not judged
+        yet)."""
         self.every.beat(t_s)
-        return self.every.active and self.without_v_shapes.irregular
+        return self.every.active and self.without_v_shapes.irregular and not self.atrial.organised
 
-    def judged(self, t_s: float, ventricular_shape: bool) -> None:
-        """The beat at ``t_s`` is V by shape, or not: no interval into or out of a V one."""
+    def judged(self, t_s: float, ventricular_shape: bool, shape: np.ndarray) -> None:
+        """The beat at ``t_s`` (its segment ``shape``) is V by shape, or not: no interval
+        into or out of a V one, and no P wave to compare."""
         if ventricular_shape:
             self.without_v_shapes.gap()
         else:
             self.without_v_shapes.beat(t_s)
+            self.atrial.beat(shape)
