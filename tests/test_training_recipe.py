@@ -99,8 +99,9 @@ def test_the_second_lead_trains_as_records_of_its_own_at_its_lead_weight() -> No
         ("wristppg/edf/s2_walk.edf", {"N", "V", "Q", "marginal bar"}),
         # Runs of V beats that close the gate, and V beats called under it.
         ("mitbih/223.hea", {"N", "S", "V", "Q", "gated V"}),
-        # Atrial fibrillation and flutter between frequent V beats: the rhythm check.
-        ("mitbih/201.hea", {"N", "S", "V", "fibrillation check"}),
+        # Atrial fibrillation and flutter between frequent V beats: the rhythm check; and
+        # frequent atrial ectopy in sinus rhythm, where the P waves veto it.
+        ("mitbih/201.hea", {"N", "S", "V", "fibrillation check", "P-wave veto"}),
     ],
 )
 def test_the_card_scores_the_labels_the_detector_gives(
@@ -139,6 +140,8 @@ def test_the_card_scores_the_labels_the_detector_gives(
         acted.add("marginal bar")
     if labels != beats.detector_labels(rec, predict, rhythm=False):
         acted.add("fibrillation check")
+    if labels != beats.detector_labels(rec, predict, p_waves=False):
+        acted.add("P-wave veto")
     assert rules <= acted
 
 
