@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from fedwear.infer.atrial import P_WAVE_SIZE, RECENT_BEATS, WINDOW_BEATS, AtrialActivity
+from fedwear.infer.atrial import (
+    P_WAVE_SIZE,
+    RECENT_BEATS,
+    REFERENCE_BEATS,
+    WINDOW_BEATS,
+    AtrialActivity,
+)
 from fedwear.infer.beats import SEGMENT_BEFORE_S, SEGMENT_RATE_HZ, SEGMENT_SIZE
 from fedwear.infer.rhythm import FibrillationVerdict
 
@@ -40,7 +46,7 @@ def test_repeating_p_waves_are_organised_fibrillatory_waves_are_not() -> None:
     rng = np.random.default_rng(1)
     sinus = feed(AtrialActivity(0.5), [beat_shape(rng, True) for _ in range(100)])
     fibrillating = feed(AtrialActivity(0.5), [beat_shape(rng, False) for _ in range(100)])
-    settled = 16 + WINDOW_BEATS // 2  # the reference fills, then half the window
+    settled = REFERENCE_BEATS + WINDOW_BEATS // 2  # the reference fills, then half the window
     assert not any(sinus[: settled - 1]) and all(sinus[settled:])
     assert not any(fibrillating)
 
