@@ -568,6 +568,38 @@ def test_a_beat_card_without_what_the_detector_needs_is_a_model_error(
         load_detector("beats", RATES, tmp_path / "models")
 
 
+@pytest.mark.parametrize(
+    ("name", "section", "key", "value", "message"),
+    [
+        ("beats", "thresholds", "fibrillation_p_wave_fit", "high", "must be a finite number"),
+        ("beats", "thresholds", "run_length", 2.5, "must be a whole number of at least 1"),
+        ("beats", "thresholds", "fibrillation_window_beats", 8, "at least 32 beats"),
+        ("beats", "preprocessing", "classes", "NSV", "must be a list of strings"),
+        ("fall", "thresholds", "score", None, "must be a finite number, not None"),
+        ("fall", "thresholds", "refractory_s", float("inf"), "must be a finite number"),
+        ("ppg_hr", "thresholds", "hold_s", True, "must be a finite number, not True"),
+        ("normal", "preprocessing", "feature_mean", ["x"] * 8, "a list of finite numbers"),
+        ("normal", "thresholds", "debounce_steps", 0, "must be a whole number of at least 1"),
+    ],
+)
+def test_a_card_value_of_the_wrong_kind_is_a_model_error_naming_it(
+    tmp_path: Path, name: str, section: str, key: str, value: object, message: str
+) -> None:
+    """A card edited by hand or damaged: a ModelError that names the key, never a
+    ValueError (or an infinite threshold) inside the detector that reads it."""
+    from fedwear.errors import ModelError
+
+    shutil.copytree(MODELS, tmp_path / "models")
+    card_path = tmp_path / "models" / f"{name}.json"
+    card = json.loads(card_path.read_text())
+    card[section][key] = value
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=rf"{section}\.{key}") as caught:
+        load_detector(name, RATES, tmp_path / "models")
+    assert message in str(caught.value)
+    assert str(card_path) in str(caught.value)
+
+
 def _fedwear(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 

@@ -134,7 +134,7 @@ class BeatDetector(Detector):
         card = model.card
         self.model = model
         self.rate = card.stream_rate("ecg", rate_hz)
-        self.classes = tuple(card.param("preprocessing", "classes"))
+        self.classes = card.names("preprocessing", "classes")
         if not {"N", "S", "V"} <= set(self.classes):
             raise ModelError(
                 f"card classes {list(self.classes)} lack one of N, S, V",
@@ -142,22 +142,29 @@ class BeatDetector(Detector):
                 code="card",
             )
         self._v = self.classes.index("V")
-        self.run_length = int(card.param("thresholds", "run_length"))
+        self.run_length = card.count("thresholds", "run_length")
         # The verdict decides how a beat is classified (the module says why); the same
         # check over the intervals between beats not called V raises the event.
         thresholds = self._fibrillation_thresholds(card)
-        p_wave_fit = float(card.param("thresholds", "fibrillation_p_wave_fit"))
-        self.fibrillation = FibrillationVerdict(*thresholds, p_wave_fit)
+        p_wave_fit = card.number("thresholds", "fibrillation_p_wave_fit")
+        try:
+            self.fibrillation = FibrillationVerdict(*thresholds, p_wave_fit)
+        except ValueError as exc:  # a window too short for the check's histogram
+            raise ModelError(
+                f"card thresholds.fibrillation_window_beats: {exc}",
+                path=str(card.path),
+                code="card",
+            ) from None
         self.fibrillation_without_v = FibrillationCheck(*thresholds)
         self._on_time = np.zeros(BEAT_INPUT_SIZE, np.float32)  # the shape, RR ratios of 1
-        self.min_quality = float(card.param("thresholds", "min_template_fit"))
+        self.min_quality = card.number("thresholds", "min_template_fit")
         self.families = BeatFamilies(
             SEGMENT_SIZE,
-            float(card.param("thresholds", "family_min_correlation")),
-            float(card.param("thresholds", "family_weight")),
+            card.number("thresholds", "family_min_correlation"),
+            card.number("thresholds", "family_weight"),
         )
-        self.min_v_probability = float(card.param("thresholds", "min_v_probability"))
-        self.noise = NoiseRules.from_thresholds(lambda key: card.param("thresholds", key))
+        self.min_v_probability = card.number("thresholds", "min_v_probability")
+        self.noise = NoiseRules.from_thresholds(lambda key: card.number("thresholds", key))
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
         # With each recorded beat, the class probabilities its label came from; zeros for a
@@ -171,9 +178,9 @@ class BeatDetector(Detector):
     @staticmethod
     def _fibrillation_thresholds(card: ModelCard) -> tuple[int, float, float]:
         return (
-            int(card.param("thresholds", "fibrillation_window_beats")),
-            float(card.param("thresholds", "fibrillation_rmssd_ratio")),
-            float(card.param("thresholds", "fibrillation_entropy")),
+            card.count("thresholds", "fibrillation_window_beats"),
+            card.number("thresholds", "fibrillation_rmssd_ratio"),
+            card.number("thresholds", "fibrillation_entropy"),
         )
 
     def _no_interval_here(self) -> None:

@@ -29,14 +29,14 @@ class FallDetector(Detector):
         card = model.card
         self.model = model
         self.rate = card.stream_rate("imu", rate_hz)
-        self.window = round(float(card.param("preprocessing", "window_s")) * self.rate)
+        self.window = round(card.number("preprocessing", "window_s") * self.rate)
         self.threshold = (
-            float(card.param("thresholds", "score")) if score_threshold is None else score_threshold
+            card.number("thresholds", "score") if score_threshold is None else score_threshold
         )
-        self.still_g = float(card.param("thresholds", "stillness_std_g"))
-        self.still_from = round(float(card.param("thresholds", "stillness_from_s")) * self.rate)
-        self.still_to = round(float(card.param("thresholds", "stillness_to_s")) * self.rate)
-        self.refractory_ns = int(float(card.param("thresholds", "refractory_s")) * 1e9)
+        self.still_g = card.number("thresholds", "stillness_std_g")
+        self.still_from = round(card.number("thresholds", "stillness_from_s") * self.rate)
+        self.still_to = round(card.number("thresholds", "stillness_to_s") * self.rate)
+        self.refractory_ns = int(card.number("thresholds", "refractory_s") * 1e9)
         self.history = History(self.window + self.still_to + round(self.rate), 6)
         self.scores: list[tuple[int, float]] = []  # (t_ns, score), kept when record_scores
         self.record_scores = False

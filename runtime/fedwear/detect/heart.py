@@ -22,11 +22,11 @@ class PpgHeartRateDetector(Detector):
     def __init__(self, wrist: WristEstimator) -> None:
         card = wrist.model.card
         self.wrist = wrist
-        self.still_g = float(card.param("thresholds", "still_std_g"))
-        self.rest_max = float(card.param("thresholds", "rest_max_bpm"))
-        self.hysteresis = float(card.param("thresholds", "hysteresis_bpm"))
-        self.hold_ns = int(float(card.param("thresholds", "hold_s")) * 1e9)
-        self.min_confidence = float(card.param("thresholds", "min_confidence"))
+        self.still_g = card.number("thresholds", "still_std_g")
+        self.rest_max = card.number("thresholds", "rest_max_bpm")
+        self.hysteresis = card.number("thresholds", "hysteresis_bpm")
+        self.hold_ns = int(card.number("thresholds", "hold_s") * 1e9)
+        self.min_confidence = card.number("thresholds", "min_confidence")
         self.estimates: list[tuple[int, float, float]] = []  # (t_ns, bpm, confidence)
         self.record_estimates = False
         self.reset()

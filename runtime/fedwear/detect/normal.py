@@ -27,17 +27,17 @@ class NormalDetector(Detector):
     def __init__(self, model: QuantizedModel, wrist: WristEstimator) -> None:
         card = model.card
         self.model, self.wrist = model, wrist
-        self.mean = np.asarray(card.param("preprocessing", "feature_mean"), dtype=np.float32)
-        self.std = np.asarray(card.param("preprocessing", "feature_std"), dtype=np.float32)
+        self.mean = np.asarray(card.numbers("preprocessing", "feature_mean"), np.float32)
+        self.std = np.asarray(card.numbers("preprocessing", "feature_std"), np.float32)
         if self.mean.shape != (len(NORMAL_FEATURES),) or self.std.shape != self.mean.shape:
             raise ModelError(
                 "card feature_mean/feature_std do not match the features",
                 path=str(card.path),
                 code="card",
             )
-        self.threshold = float(card.param("thresholds", "score"))
-        self.debounce = int(card.param("thresholds", "debounce_steps"))
-        self.clear_ratio = float(card.param("thresholds", "clear_ratio"))
+        self.threshold = card.number("thresholds", "score")
+        self.debounce = card.count("thresholds", "debounce_steps")
+        self.clear_ratio = card.number("thresholds", "clear_ratio")
         self.scores: list[tuple[int, float]] = []
         self.record_scores = False
         self.reset()

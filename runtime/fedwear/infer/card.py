@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = ["CARD_FORMAT", "ModelCard", "TensorSpec", "load_card", "models_dir"]
 
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -64,10 +65,48 @@ class ModelCard:
             raise ModelError(f"card has no {section}.{key}", path=str(self.path), code="card")
         return table[key]
 
+    # Typed reads: a card edited by hand or damaged must give a ModelError that names the
+    # key, not a ValueError (or an infinite threshold) in the detector that reads it.
+
+    def number(self, section: str, key: str) -> float:
+        """A required finite number."""
+        value = self.param(section, key)
+        if not _finite_number(value):
+            raise self._wrong(section, key, "a finite number", value)
+        return float(value)
+
+    def count(self, section: str, key: str) -> int:
+        """A required whole number of at least 1."""
+        value = self.param(section, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self._wrong(section, key, "a whole number of at least 1", value)
+        return value
+
+    def numbers(self, section: str, key: str) -> tuple[float, ...]:
+        """A required list of finite numbers."""
+        value = self.param(section, key)
+        if not isinstance(value, list) or not all(_finite_number(v) for v in value):
+            raise self._wrong(section, key, "a list of finite numbers", value)
+        return tuple(float(v) for v in value)
+
+    def names(self, section: str, key: str) -> tuple[str, ...]:
+        """A required list of strings."""
+        value = self.param(section, key)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._wrong(section, key, "a list of strings", value)
+        return tuple(value)
+
+    def _wrong(self, section: str, key: str, wanted: str, value: Any) -> ModelError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return ModelError(
+            f"card {section}.{key} must be {wanted}, not {shown}", path=str(self.path), code="card"
+        )
+
     def stream_rate(self, stream: str, configured_hz: float) -> float:
         """The rate the model was trained at (``preprocessing.<stream>_rate_hz``); a stream
         configured at another rate is a ConfigError, since the model would see other data."""
-        rate = float(self.param("preprocessing", f"{stream}_rate_hz"))
+        rate = self.number("preprocessing", f"{stream}_rate_hz")
         if abs(configured_hz - rate) > 1e-6:
             raise ConfigError(
                 f"the {self.name} model needs {stream} at {rate:g} Hz (its card), "
@@ -75,6 +114,10 @@ class ModelCard:
                 key=f"streams.{stream}.rate_hz",
             )
         return rate
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def models_dir(configured: str = "") -> Path:
