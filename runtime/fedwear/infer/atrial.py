@@ -25,7 +25,7 @@ from collections import deque
 
 import numpy as np
 
-from .beats import SEGMENT_BEFORE_S, SEGMENT_RATE_HZ
+from .beats import SEGMENT_BEFORE_S, SEGMENT_RATE_HZ, correlation
 
 # The stretch of a beat's segment (which starts SEGMENT_BEFORE_S before R) that holds a
 # P wave at a usual PR interval: from the segment's start to 80 ms before R, short of the
@@ -71,7 +71,7 @@ class AtrialActivity:
             ordered = np.sort(self._stretches, axis=0)  # the median of an even count
             middle = REFERENCE_BEATS // 2
             reference = 0.5 * (ordered[middle - 1] + ordered[middle])
-            self._correlations.append(_correlation(_detrended(raw), _detrended(reference)))
+            self._correlations.append(correlation(_detrended(raw), _detrended(reference)))
             self._judge()
         self._stretches[self._count % REFERENCE_BEATS] = raw
         self._count += 1
@@ -82,9 +82,3 @@ class AtrialActivity:
         self.correlation = statistics.median(self._correlations)
         recent = statistics.median(list(self._correlations)[-RECENT_BEATS:])
         self.organised = min(self.correlation, recent) >= self.min_correlation
-
-
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two stretches whose means are already removed."""
-    denominator = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
-    return float(np.dot(a, b)) / denominator if denominator > 0 else 0.0

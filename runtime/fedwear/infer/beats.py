@@ -9,7 +9,7 @@ exactly once however the stream is chunked.
 
 from __future__ import annotations
 
-__all__ = ["BEAT_INPUT_SIZE", "Beat", "BeatTracker"]
+__all__ = ["BEAT_INPUT_SIZE", "Beat", "BeatTracker", "correlation"]
 
 from collections import deque
 from dataclasses import dataclass
@@ -142,7 +142,7 @@ class BeatTracker:
             template = np.median(recent if len(recent) else shape[None], axis=0).astype(np.float32)
             if pre >= PREMATURE * local or self._recent_count == 0:
                 if self._recent_count and pre >= PREMATURE * self._rr_long:
-                    self._fit.append(_correlation(shape, template))
+                    self._fit.append(correlation(shape, template))
                 self._recent[self._recent_count % TEMPLATE_BEATS] = shape
                 self._recent_count += 1
             quality = float(np.median(self._fit)) if len(self._fit) >= FIT_BEATS else 0.0
@@ -166,7 +166,8 @@ class BeatTracker:
             self._rr_long += LONG_RR_WEIGHT * (rr - self._rr_long)
 
 
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two equal-length signals; 0 where either is flat."""
     a, b = a - a.mean(), b - b.mean()
     denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float((a * b).sum()) / denominator if denominator > 0 else 0.0
