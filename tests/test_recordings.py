@@ -11,10 +11,12 @@ import pytest
 from fedwear.errors import DatasetError
 from fedwear.ingest.recordings import (
     heart_rate_from_beats,
+    read_beat_text,
     read_edf,
     read_mobifall,
     read_recording,
     read_wfdb,
+    read_wfdb_annotations,
     recordings_in,
     resample,
 )
@@ -145,6 +147,36 @@ def test_truncated_edf_and_wfdb_are_dataset_errors(tmp_path: Path, data_dir: Pat
     (tmp_path / "119_60s.dat").write_bytes((data_dir / "mitbih" / "119_60s.dat").read_bytes()[:100])
     with pytest.raises(DatasetError, match="119_60s"):
         read_recording(tmp_path / "119_60s.hea", RATES)
+
+
+def test_cut_or_empty_beat_annotations_are_dataset_errors(tmp_path: Path, data_dir: Path) -> None:
+    """wfdb reads an annotation file cut short without complaint, and an empty beat list
+    scores every figure as empty: both would be figures over the wrong reference."""
+    pytest.importorskip("wfdb", reason="the wfdb extra is not installed (as on the device)")
+    from fedwear.evaluate.references import mitbih_reference
+
+    for name in ("119_60s.hea", "119_60s.dat", "119_60s.atr"):
+        shutil.copyfile(data_dir / "mitbih" / name, tmp_path / name)
+    hea, atr = tmp_path / "119_60s.hea", tmp_path / "119_60s.atr"
+    whole = atr.read_bytes()
+    assert len(read_wfdb_annotations(hea)[0]) > 60  # the whole file reads
+    for cut in (whole[: len(whole) // 2], whole[:-1], whole[:-2], b""):
+        atr.write_bytes(cut)
+        with pytest.raises(DatasetError, match=r"119_60s\.atr: truncated annotation file"):
+            read_wfdb_annotations(hea)
+        with pytest.raises(DatasetError, match="truncated annotation file"):
+            read_recording(hea, RATES)  # the replay reads it for the heart-rate stream
+    atr.write_bytes(bytes(len(whole)))  # zeros: a valid file that ends at once
+    with pytest.raises(DatasetError, match=r"119_60s\.atr: no beat annotations"):
+        mitbih_reference(hea)
+
+    text = tmp_path / "walk.txt"
+    text.write_text("      Time   Sample #  Type  Sub Chan  Num\tAux\n")
+    with pytest.raises(DatasetError, match=r"walk\.txt: 0 beat\(s\)"):
+        read_beat_text(text)
+    text.write_text("Time Sample Type\n0:00.098 25 N 0 1 0\n0:00.809 207 ~ 0 1 0\n")
+    with pytest.raises(DatasetError, match=r"1 beat\(s\)"):
+        read_beat_text(text)
 
 
 def test_a_cut_padded_or_garbled_edf_says_so_and_prints_nothing(

@@ -93,3 +93,15 @@ def test_curve_points() -> None:
         "roc": [],
         "pr": [],
     }
+
+
+def test_mitbih_reference_rejects_annotations_past_the_record(
+    write_wfdb: Callable[..., Path],
+) -> None:
+    """Marks beyond the signal's end belong to another (longer) record."""
+    from fedwear.errors import DatasetError
+    from fedwear.evaluate.references import mitbih_reference
+
+    marks = [(1.0, "N", ""), (2.0, "N", ""), (12.5, "N", "")]
+    with pytest.raises(DatasetError, match=r"sample 3125 lies past the record's end \(2500"):
+        mitbih_reference(write_wfdb("long", np.zeros((10 * 250, 1)), marks))

@@ -44,6 +44,13 @@ def mitbih_reference(hea: Path) -> MitbihReference:
     except Exception as exc:  # wfdb raises bare errors on bad files
         raise DatasetError(f"unreadable record header ({exc})", path=base + ".hea") from None
     end_s = (header.sig_len or (int(samples[-1]) + 1 if len(samples) else 0)) / fs
+    if len(samples) and samples[-1] >= end_s * fs:
+        raise DatasetError(
+            f"an annotation at sample {int(samples[-1])} lies past the record's end "
+            f"({round(end_s * fs)} samples): annotations of another record?",
+            path=base + ".atr",
+            code="mismatch",
+        )
     times, classes, beat_symbols, flutter, fibrillation = [], [], [], [], []
     flutter_start: float | None = None
     fibrillation_start: float | None = None
@@ -64,6 +71,10 @@ def mitbih_reference(hea: Path) -> MitbihReference:
             times.append(sample / fs)
             classes.append(c)
             beat_symbols.append(symbol)
+    if not times:
+        raise DatasetError(
+            "no beat annotations: every figure would be empty", path=base + ".atr", code="no-beats"
+        )
     if flutter_start is not None:  # the record ends in flutter
         flutter.append((flutter_start, end_s))
     if fibrillation_start is not None:

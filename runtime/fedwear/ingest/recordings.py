@@ -204,6 +204,13 @@ def read_beat_text(path: Path) -> np.ndarray:
             raise DatasetError(
                 f"sample number {parts[1]!r} is not an integer", path=str(path), line=lineno
             ) from None
+    if len(beats) < 2:
+        raise DatasetError(
+            f"{len(beats)} beat(s): a beat annotation file needs lines 'time sample type' "
+            f"with a beat type ({''.join(sorted(BEAT_SYMBOLS))})",
+            path=str(path),
+            code="no-beats",
+        )
     return np.asarray(beats, dtype=np.float64) / fs
 
 
@@ -324,11 +331,31 @@ def import_wfdb(path: Path) -> Any:
     return wfdb
 
 
+def _check_annotation_end(atr: Path) -> None:
+    """A WFDB annotation file is 16-bit words ending in a zero word; wfdb reads a file cut
+    short without complaint, and its missing beats would score as missed or extra."""
+    try:
+        with atr.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - 2))
+            tail = f.read(2)
+    except OSError as exc:
+        raise DatasetError(exc.strerror or str(exc), path=str(atr), code="unreadable") from None
+    if size % 2 or tail != b"\0\0":
+        raise DatasetError(
+            f"truncated annotation file ({size} bytes, without the two zero bytes that end "
+            "a WFDB annotation file)",
+            path=str(atr),
+            code="truncated",
+        )
+
+
 def read_wfdb_annotations(path: Path) -> tuple[np.ndarray, list[str], list[str]]:
     """Sample numbers, symbols and notes of a record's ``.atr`` file (beats and rhythm
     marks; a rhythm mark "+" names its rhythm in the note, e.g. "(AFIB")."""
     wfdb = import_wfdb(path)
     base = str(path.with_suffix(""))
+    _check_annotation_end(Path(base + ".atr"))
     try:
         ann = wfdb.rdann(base, "atr")
     except Exception as exc:  # wfdb raises bare errors on bad files
