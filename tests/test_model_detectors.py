@@ -408,6 +408,29 @@ def test_beat_detector_survives_nan_in_ecg() -> None:
     assert det.flagged == 1
 
 
+def test_wrist_stage_flags_faults_but_not_its_warm_up() -> None:
+    """Streams that start together leave the first PPG step one IMU sample short of 8 s:
+    a warm-up, not a fault. NaN in the PPG, or a hole in the IMU, is one."""
+    from fedwear.infer.heart import WristSpectra
+
+    def steps(ppg: np.ndarray, imu_t: np.ndarray) -> tuple[int, int]:
+        wrist = WristSpectra(64.0, 100.0)
+        ppg_t = np.arange(len(ppg), dtype=np.int64) * 15_625_000
+        imu = np.zeros((len(imu_t), 6), np.float32)
+        wrist.push_imu(imu_t, imu)
+        return len(wrist.push_ppg(ppg_t, ppg[:, None].astype(np.float32))), wrist.flagged
+
+    ppg = np.sin(np.arange(64 * 20) / 64.0 * 2 * np.pi * 1.3)
+    imu_t = np.arange(100 * 20, dtype=np.int64) * 10_000_000
+    clean, flagged = steps(ppg, imu_t)
+    assert clean == 6 and flagged == 0  # steps at 8, 10, ..., 18 s; the one at 8 s is short
+    ppg[64 * 15] = np.nan  # in the 8 s of the last three steps
+    assert steps(ppg, imu_t) == (clean - 3, 3)
+    holed = np.concatenate((imu_t[:1000], imu_t[1300:]))  # 3 s without IMU from 10 s
+    n, flagged = steps(np.sin(np.arange(64 * 20) / 10.0), holed)
+    assert flagged > 0 and n + flagged == clean
+
+
 def test_ppg_heart_rate_follows_the_chest_ecg() -> None:
     from fedwear.evaluate.ppg import evaluate_ppg
 
@@ -776,6 +799,54 @@ def test_eval_beats_plots(tmp_path: Path, data_dir: Path) -> None:
     assert r.returncode == 0, r.stderr
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == ["beats_per_record.png", "beats_roc_pr.png", "beats_timeline.png"]
+
+
+def test_eval_fall_reports_the_windows_it_could_not_score(tmp_path: Path, data_dir: Path) -> None:
+    """Non-finite samples leave windows unscored (a fall there would be missed): the
+    figures say how many, as does the run's summary, instead of passing for whole."""
+    trial = tmp_path / "sub2"
+    shutil.copytree(data_dir / "mobifall", trial)
+    clean = json.loads(_fedwear("eval", "fall", str(tmp_path), "--json").stdout)
+    assert clean["overall"]["flagged_windows"] == 0
+    acc = trial / "FOL_acc_2_1.txt"
+    lines = acc.read_text().splitlines()
+    start = lines.index("@DATA") + 1
+    for i in range(start + 400, start + 420):  # 20 samples of NaN, some 4 s in
+        t, *_ = lines[i].split(",")
+        lines[i] = f"{t}, nan, nan, nan"
+    acc.write_text("\n".join(lines) + "\n")
+    r = _fedwear("eval", "fall", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    flagged = result["overall"]["flagged_windows"]
+    assert flagged > 0
+    assert result["per_subject"]["sub2"]["flagged_windows"] == flagged
+    assert result["recordings"][0]["flagged_windows"] == flagged
+    assert format_table(result).splitlines()[0].split()[-1] == "flagged"
+    det = detector("fall")
+    _, summary = run_recording(acc, Config(), [det])
+    assert summary.flagged_by_detector == {"fall": flagged}
+    _, again = run_recording(acc, Config(), [det])  # per run, not since the detector was made
+    assert again.to_dict()["flagged_by_detector"] == {"fall": flagged}
+
+
+def test_eval_ppg_hr_counts_estimates_without_reference(tmp_path: Path) -> None:
+    """Beat annotations that stop half-way leave later estimates without a reference:
+    they are not in the MAE, and the figures say how many there were."""
+    from fedwear.evaluate.ppg import evaluate_ppg
+
+    excerpt = bundled_recording()
+    shutil.copyfile(excerpt, tmp_path / excerpt.name)
+    beats = excerpt.with_suffix(".txt").read_text().splitlines()
+    (tmp_path / f"{excerpt.stem}.txt").write_text("\n".join(beats[: len(beats) // 2]) + "\n")
+    det = detector("ppg_hr")
+    whole = evaluate_ppg(excerpt.parent, lambda: det)["overall"]
+    half = evaluate_ppg(tmp_path, lambda: det)["overall"]
+    assert whole["windows_without_reference"] <= 3  # the first seconds, before 3 beats
+    assert half["windows_without_reference"] > whole["windows"] // 3
+    both = half["windows"] + half["windows_without_reference"]
+    assert both == whole["windows"] + whole["windows_without_reference"]
+    assert half["flagged_windows"] == whole["flagged_windows"]
 
 
 def test_eval_bad_folders(tmp_path: Path) -> None:

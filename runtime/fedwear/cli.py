@@ -224,10 +224,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             sink.close()
     stdout_sink.emit(summary.to_dict())
     by_detector = ", ".join(f"{k} {v}" for k, v in sorted(summary.events_by_detector.items()))
+    flagged = ", ".join(f"{k} {v}" for k, v in sorted(summary.flagged_by_detector.items()))
+    unscored = f"windows unscored for gaps or non-finite samples ({flagged}), " if flagged else ""
     log.log(
         logging.WARNING if summary.source_lost else logging.INFO,
         f"summary: {summary.samples} samples, {summary.windows} windows, "
-        f"{summary.events} events ({by_detector or 'none'}), {summary.dropped} dropped, "
+        f"{summary.events} events ({by_detector or 'none'}), {unscored}"
+        f"{summary.dropped} dropped, "
         f"{summary.lost} lost at the source; {summary.recording_s:.1f} s of data in "
         f"{summary.wall_s:.2f} s ({summary.realtime_factor:.0f}x real time); "
         f"ended: {summary.ended}; events logged to {config.event_log_path()}",

@@ -88,6 +88,8 @@ class RunSummary:
     samples: int = 0
     windows: int = 0
     events_by_detector: dict[str, int] = field(default_factory=dict)
+    # windows (or steps) each detector left unscored: gaps or non-finite samples
+    flagged_by_detector: dict[str, int] = field(default_factory=dict)
     dropped: int = 0  # ring overflow
     lost: int = 0  # missing at the source (sequence gaps)
     recording_s: float = 0.0
@@ -111,6 +113,7 @@ class RunSummary:
             "windows": self.windows,
             "events": self.events,
             "events_by_detector": self.events_by_detector,
+            "flagged_by_detector": self.flagged_by_detector,
             "dropped": self.dropped,
             "lost": self.lost,
             "recording_s": round(self.recording_s, 3),
@@ -152,6 +155,7 @@ def run_pipeline(
     }
     by_stream = {name: [d for d in detectors if name in d.streams] for name in specs}
     summary = RunSummary()
+    flagged_before = {d.name: d.flagged_windows() for d in detectors}
     started = time.perf_counter()
     source.start(rings)
     if on_ready is not None:
@@ -194,6 +198,9 @@ def run_pipeline(
     replayed = source.replayed_s()
     summary.recording_s = replayed if replayed is not None else summary.wall_s
     summary.windows = sum(sw.windows for sw in windows.values())
+    for det in detectors:
+        if flagged := det.flagged_windows() - flagged_before[det.name]:
+            summary.flagged_by_detector[det.name] = flagged
     for ring in rings.values():
         st = ring.stats()
         summary.samples += st.written

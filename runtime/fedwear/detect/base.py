@@ -119,3 +119,9 @@ class Detector(ABC):
 
     def reset(self) -> None:  # noqa: B027 - stateless detectors need nothing here
         """Forget state: the next window starts a new segment (another recording)."""
+
+    def flagged_windows(self) -> int:
+        """Windows (or steps) left unscored for gaps or non-finite samples since the
+        detector was made. The run summary and `fedwear eval` report them, so a figure
+        over partly unusable data never passes for one over all of it."""
+        return 0

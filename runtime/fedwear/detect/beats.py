@@ -188,6 +188,9 @@ class BeatDetector(Detector):
         self.fibrillation.gap()
         self.fibrillation_without_v.gap()
 
+    def flagged_windows(self) -> int:
+        return self.flagged
+
     def reset(self) -> None:
         self.tracker.reset()
         self.families.reset()

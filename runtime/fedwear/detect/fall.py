@@ -44,6 +44,9 @@ class FallDetector(Detector):
         self.rejected_moving = 0
         self.reset()
 
+    def flagged_windows(self) -> int:
+        return self.flagged
+
     def reset(self) -> None:
         self.history.reset()
         self._pending: tuple[int, int, float] | None = None  # (abs index, t_ns, score)

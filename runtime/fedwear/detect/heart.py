@@ -31,6 +31,9 @@ class PpgHeartRateDetector(Detector):
         self.record_estimates = False
         self.reset()
 
+    def flagged_windows(self) -> int:
+        return self.wrist.spectra.flagged
+
     def reset(self) -> None:
         self.wrist.reset()
         self._unexplained_since: int | None = None

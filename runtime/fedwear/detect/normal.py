@@ -42,6 +42,9 @@ class NormalDetector(Detector):
         self.record_scores = False
         self.reset()
 
+    def flagged_windows(self) -> int:
+        return self.wrist.spectra.flagged
+
     def reset(self) -> None:
         self.wrist.reset()
         self._over = 0

@@ -45,11 +45,13 @@ def evaluate_beats(
     det.record_beats = True
     classes: list[np.ndarray] = []
     scores: list[np.ndarray] = []
-    for path in paths:
+    # Every reference is read before any record runs: a bad file fails in a second, not
+    # after the records before it.
+    references = {path: mitbih_reference(path) for path in paths}
+    for path, ref in references.items():
         det.beats.clear()  # run_recording resets the rest of its state
         det.beat_scores.clear()
-        events, _ = run_recording(path, config, [det], lead)
-        ref = mitbih_reference(path)
+        events, summary = run_recording(path, config, [det], lead)
         det_s = np.array([t / 1e9 for t, _ in det.beats])
         det_cls = [c for _, c in det.beats]
         counts = confusion(
@@ -70,6 +72,8 @@ def evaluate_beats(
         per[path.stem] = {
             **aami_stats(counts),
             "unclassifiable": unclassifiable(counts),
+            # windows with non-finite samples: their beats are unclassifiable (Q)
+            "flagged_windows": summary.flagged_by_detector.get(det.name, 0),
             # Left out of the figures, as EC57's comparator leaves it (no beats are
             # labelled there); the detector's own verdicts there are in "events".
             "ventricular_flutter_s": round(float(np.sum(np.diff(ref.flutter, axis=1))), 1),
@@ -100,6 +104,7 @@ def evaluate_beats(
         "overall": {
             **aami_stats(total),
             "unclassifiable": unclassifiable(total),
+            "flagged_windows": sum(r["flagged_windows"] for r in per.values()),
             "ventricular_flutter_s": round(
                 sum(r["ventricular_flutter_s"] for r in per.values()), 1
             ),

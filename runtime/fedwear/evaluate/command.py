@@ -75,9 +75,9 @@ def format_table(result: dict[str, Any]) -> str:
     if detector == "beats":
         # "flutter s": time in ventricular flutter, which the figures leave out (EC57's bxb);
         # "AF events": irregular_rhythm events inside / outside the reference's atrial
-        # fibrillation and flutter episodes
+        # fibrillation and flutter episodes; "flagged": windows with non-finite samples
         header = ["record", "N Se", "N +P", "S Se", "S +P", "V Se", "V +P", "Q beats"]
-        header += ["flutter s", "AF events in/out"]
+        header += ["flutter s", "AF events in/out", "flagged"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
             figures = [_fmt(r[c][k]) for c in "NSV" for k in ("se", "ppv")]
@@ -88,11 +88,13 @@ def format_table(result: dict[str, Any]) -> str:
                 _fmt(r["unclassifiable"]),
                 _fmt(r["ventricular_flutter_s"]),
                 f"{af['events_inside']}/{af['events_outside']}",
+                _fmt(r["flagged_windows"]),
             ]
 
         rows = [row(k, v) for k, v in result["per_record"].items()]
     elif detector == "fall":
         header = ["subject", "falls", "detected", "recall %", "ADL h", "false alarms", "per h"]
+        header += ["flagged"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
             keys = (
@@ -102,23 +104,41 @@ def format_table(result: dict[str, Any]) -> str:
                 "adl_hours",
                 "false_alarms",
                 "false_alarms_per_hour",
+                "flagged_windows",
             )
             return [name] + [_fmt(r[k]) for k in keys]
 
         rows = [row(k, v) for k, v in result["per_subject"].items()]
     elif detector == "ppg-hr":
-        header = ["recording", "MAE bpm", "windows", "hours", "unexplained HR events"]
+        # "no ref": estimates without reference beats around them; "flagged": steps with
+        # gaps or non-finite samples, which give no estimate
+        header = ["recording", "MAE bpm", "windows", "no ref", "flagged", "hours"]
+        header += ["unexplained HR events"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
-            keys = ("mae_bpm", "windows", "hours", "unexplained_events")
+            keys = (
+                "mae_bpm",
+                "windows",
+                "windows_without_reference",
+                "flagged_windows",
+                "hours",
+                "unexplained_events",
+            )
             return [name] + [_fmt(r[k]) for k in keys]
 
         rows = [row(k, v) for k, v in result["per_recording"].items()]
     else:
-        header = ["recording", "alarms", "hours", "score p50", "score p99", "over %"]
+        header = ["recording", "alarms", "hours", "score p50", "score p99", "over %", "flagged"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
-            keys = ("alarms", "hours", "score_p50", "score_p99", "over_threshold_pct")
+            keys = (
+                "alarms",
+                "hours",
+                "score_p50",
+                "score_p99",
+                "over_threshold_pct",
+                "flagged_windows",
+            )
             return [name] + [_fmt(r.get(k)) for k in keys]
 
         rows = [row(k, v) for k, v in result["per_recording"].items()]
@@ -132,6 +152,7 @@ def format_table(result: dict[str, Any]) -> str:
                 "",
                 "",
                 f"{_fmt(overall['alarms_per_hour'])}/h",
+                _fmt(overall["flagged_windows"]),
             ]
         )
     else:

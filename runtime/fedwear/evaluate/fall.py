@@ -49,8 +49,11 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
         events, summary = run_recording(path, config, [detector])
         falls = [e for e in events if e.kind == "fall"]
         s = per.setdefault(
-            subject_of(path), {"falls": 0, "detected": 0, "adl_s": 0.0, "false_alarms": 0}
+            subject_of(path),
+            {"falls": 0, "detected": 0, "adl_s": 0.0, "false_alarms": 0, "flagged_windows": 0},
         )
+        flagged = summary.flagged_by_detector.get(detector.name, 0)
+        s["flagged_windows"] += flagged
         if is_fall:
             s["falls"] += 1
             s["detected"] += bool(falls)
@@ -65,6 +68,7 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
                 "fall": is_fall,
                 "events": [e.to_dict() for e in falls],
                 "seconds": round(summary.recording_s, 2),
+                "flagged_windows": flagged,
                 "max_score": round(max((v for _, v in scores), default=0.0), 4),
                 "trace": [(round(t / 1e9, 2), round(v, 4)) for t, v in scores],
             }
@@ -78,7 +82,7 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
 
 
 def _sum(rows: Any) -> dict[str, Any]:
-    total = {"falls": 0, "detected": 0, "adl_s": 0.0, "false_alarms": 0}
+    total = {"falls": 0, "detected": 0, "adl_s": 0.0, "false_alarms": 0, "flagged_windows": 0}
     for r in rows:
         for k in total:
             total[k] += r[k]
@@ -94,4 +98,6 @@ def _figures(s: dict[str, Any]) -> dict[str, Any]:
         "detected": s["detected"],
         "adl_hours": round(hours, 4),
         "false_alarms": s["false_alarms"],
+        # windows with gaps or non-finite samples: not scored, so a fall there is missed
+        "flagged_windows": s["flagged_windows"],
     }

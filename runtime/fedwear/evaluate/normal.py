@@ -36,6 +36,8 @@ def evaluate_normal(folder: Path, make_detector: Callable[[], Any]) -> dict[str,
             "alarm_s": alarm_s,
             "hours": round(summary.recording_s / 3600, 4),
             "windows": len(scores),
+            # 2 s steps with gaps or non-finite samples: not scored
+            "flagged_windows": summary.flagged_by_detector.get(det.name, 0),
             "score_p50": round(float(np.median(scores)), 4) if len(scores) else None,
             "score_p99": round(float(np.percentile(scores, 99)), 4) if len(scores) else None,
             "over_threshold_pct": round(100 * float((scores > det.threshold).mean()), 2)
@@ -52,5 +54,6 @@ def evaluate_normal(folder: Path, make_detector: Callable[[], Any]) -> dict[str,
             "alarms": alarms,
             "alarms_per_hour": round(alarms / (seconds / 3600), 3) if seconds else None,
             "hours": round(seconds / 3600, 4),
+            "flagged_windows": sum(r["flagged_windows"] for r in per.values()),
         },
     }

@@ -49,10 +49,12 @@ def evaluate_ppg(
     per: dict[str, Any] = {}
     errors_all: list[float] = []
     unexplained_all, hours_all = 0, 0.0
+    # Every reference is read before any recording runs: a bad file fails at once.
+    references = {path: read_beat_text(beats_for(path)) for path in paths}
     det = make_detector()  # one model and interpreter for the whole folder
     det.record_estimates = True
-    for path in paths:
-        beats = read_beat_text(beats_for(path))
+    flagged_all, unreferenced_all = 0, 0
+    for path, beats in references.items():
         det.estimates.clear()  # run_recording resets the rest of its state
         events, summary = run_recording(path, config, [det])
         unexplained = [round(e.t_ns / 1e9, 1) for e in events if e.kind == "heart_rate_unexplained"]
@@ -63,15 +65,23 @@ def evaluate_ppg(
             if ref is not None:
                 errors.append(abs(bpm - ref))
                 trace.append((round(t_ns / 1e9, 1), round(bpm, 1), round(ref, 1)))
+        flagged = summary.flagged_by_detector.get(det.name, 0)
+        unreferenced = len(det.estimates) - len(errors)
         per[path.stem] = {
             "mae_bpm": round(float(np.mean(errors)), 2) if errors else None,
             "windows": len(errors),
+            # estimates with under 3 reference beats in their 8 s: not in the MAE
+            "windows_without_reference": unreferenced,
+            # 2 s steps with gaps or non-finite samples: no estimate at all
+            "flagged_windows": flagged,
             "hours": round(hours, 3),
             "unexplained_events": len(unexplained),
             "unexplained_event_s": unexplained,
             "trace": trace,
         }
         errors_all += errors
+        flagged_all += flagged
+        unreferenced_all += unreferenced
         unexplained_all += len(unexplained)
         hours_all += hours
     overall = {
@@ -82,6 +92,8 @@ def evaluate_ppg(
         if errors_all
         else None,
         "windows": len(errors_all),
+        "windows_without_reference": unreferenced_all,
+        "flagged_windows": flagged_all,
         "hours": round(hours_all, 3),
         "unexplained_events": unexplained_all,
         "unexplained_events_per_hour": round(unexplained_all / hours_all, 2) if hours_all else None,

@@ -83,8 +83,12 @@ class WristSpectra:
             times = h.t[len(h.t) - h.count :]
             j = int(np.searchsorted(times, t_end, side="right"))
             imu = h.v[len(h.t) - h.count :][j - self.imu_n : j]
-            span = times[j - 1] - times[j - self.imu_n] if j >= self.imu_n else 0
-            if j < self.imu_n or span > 1.5 * self.imu_n * self.imu_step_ns:
+            if j < self.imu_n and not h.full:
+                continue  # the IMU began under 8 s before this step: a warm-up, no fault
+            # The IMU window must reach the step's end: its samples must cover the last
+            # 8 s with at most 2 s missing, or its spectrum describes other motion.
+            span = t_end - times[j - self.imu_n] if j >= self.imu_n else 0
+            if j < self.imu_n or span > 1.25 * self.imu_n * self.imu_step_ns:
                 self.flagged += 1  # not enough IMU, or a gap in it
                 continue
             if not np.all(np.isfinite(imu)):
