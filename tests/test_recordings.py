@@ -177,6 +177,18 @@ def test_cut_or_empty_beat_annotations_are_dataset_errors(tmp_path: Path, data_d
     text.write_text("Time Sample Type\n0:00.098 25 N 0 1 0\n0:00.809 207 ~ 0 1 0\n")
     with pytest.raises(DatasetError, match=r"1 beat\(s\)"):
         read_beat_text(text)
+    beats = ["0:00.098 25 N", "0:00.809 207 N", "0:01.512 387 N"]
+    text.write_text("\n".join(["Time Sample Type", *beats]) + "\n")
+    assert read_beat_text(text).tolist() == [25 / 256, 207 / 256, 387 / 256]
+    for lines, message in (
+        ([beats[0], beats[2], beats[1]], r"walk\.txt:4: beat at sample 207 after one at 387"),
+        ([beats[0], beats[0]], r"walk\.txt:3: beat at sample 25 after one at 25"),
+        (["0:00.0 -3 N", *beats], r"walk\.txt:2: negative sample number -3"),
+        (["x ## time resolution: 0", *beats], r"walk\.txt:2: time resolution '0' is not"),
+    ):
+        text.write_text("\n".join(["Time Sample Type", *lines]) + "\n")
+        with pytest.raises(DatasetError, match=message):
+            read_beat_text(text)
 
 
 def test_a_cut_padded_or_garbled_edf_says_so_and_prints_nothing(

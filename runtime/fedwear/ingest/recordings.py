@@ -194,16 +194,34 @@ def read_beat_text(path: Path) -> np.ndarray:
     for lineno, line in enumerate(lines, start=1):
         m = re.search(r"time resolution:\s*([0-9.]+)", line)
         if m:
-            fs = float(m.group(1))
+            try:
+                fs = float(m.group(1))
+            except ValueError:
+                fs = 0.0
+            if not 0 < fs < math.inf:
+                raise DatasetError(
+                    f"time resolution {m.group(1)!r} is not a sample rate",
+                    path=str(path),
+                    line=lineno,
+                )
         parts = line.split()
         if lineno == 1 or len(parts) < 3 or parts[2] not in BEAT_SYMBOLS:
             continue
         try:
-            beats.append(int(parts[1]))
+            sample = int(parts[1])
         except ValueError:
             raise DatasetError(
                 f"sample number {parts[1]!r} is not an integer", path=str(path), line=lineno
             ) from None
+        if sample < 0:
+            raise DatasetError(f"negative sample number {sample}", path=str(path), line=lineno)
+        if beats and sample <= beats[-1]:
+            raise DatasetError(
+                f"beat at sample {sample} after one at {beats[-1]}: beats must come in time order",
+                path=str(path),
+                line=lineno,
+            )
+        beats.append(sample)
     if len(beats) < 2:
         raise DatasetError(
             f"{len(beats)} beat(s): a beat annotation file needs lines 'time sample type' "
