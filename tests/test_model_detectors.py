@@ -426,8 +426,13 @@ def test_wrist_stage_flags_faults_but_not_its_warm_up() -> None:
     assert clean == 6 and flagged == 0  # steps at 8, 10, ..., 18 s; the one at 8 s is short
     ppg[64 * 15] = np.nan  # in the 8 s of the last three steps
     assert steps(ppg, imu_t) == (clean - 3, 3)
-    holed = np.concatenate((imu_t[:1000], imu_t[1300:]))  # 3 s without IMU from 10 s
-    n, flagged = steps(np.sin(np.arange(64 * 20) / 10.0), holed)
+    ppg = np.sin(np.arange(64 * 20) / 10.0)
+    holed = np.concatenate((imu_t[:1000], imu_t[1400:]))  # 4 s without IMU from 10 s
+    # The steps ending at 14 to 20 s miss 4 s of their 8 (at 14 s the IMU samples before
+    # the hole would make a whole 8 s, of other motion); the one at 12 s misses 2 s.
+    assert steps(ppg, holed) == (clean - 4, 4)
+    early = np.concatenate((imu_t[:200], imu_t[900:]))  # none from 2 s to 9 s
+    n, flagged = steps(ppg, early)
     assert flagged > 0 and n + flagged == clean
 
 

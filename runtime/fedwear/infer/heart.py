@@ -83,7 +83,7 @@ class WristSpectra:
             times = h.t[len(h.t) - h.count :]
             j = int(np.searchsorted(times, t_end, side="right"))
             imu = h.v[len(h.t) - h.count :][j - self.imu_n : j]
-            if j < self.imu_n and not h.full:
+            if not h.full and times[0] > t_end - self.imu_n * self.imu_step_ns:
                 continue  # the IMU began under 8 s before this step: a warm-up, no fault
             # The IMU window must reach the step's end: its samples must cover the last
             # 8 s with at most 2 s missing, or its spectrum describes other motion.
