@@ -80,11 +80,29 @@ def _read_seed(path: Path) -> bytes:
 
 
 def _kept_seed(path: Path) -> bytes:
-    seed = _read_seed(path)
-    if len(seed) < 32:  # missing, or cut short: make one (the bonds made with it go too)
-        seed = secrets.token_hex(16).encode()
-        write_atomically(path, seed + b"\n")
-    return seed
+    try:
+        seed: bytes | None = path.read_bytes().strip()[:64]
+    except FileNotFoundError:
+        seed = None
+    except OSError:
+        seed = b""
+    if seed is not None and len(seed) >= 32:
+        return seed
+    fresh = secrets.token_hex(16).encode()
+    if seed is None:
+        # Missing when read. A wearable's run and a listen on the same machine may both
+        # be making it now: the first seed written is the one both keep.
+        try:
+            write_atomically(path, fresh + b"\n", exclusive=True)
+            return fresh
+        except FileExistsError:
+            theirs = _read_seed(path)
+            if len(theirs) >= 32:
+                return theirs
+        except OSError:
+            pass  # a file system without hard links: written the plain way below
+    write_atomically(path, fresh + b"\n")  # cut short or unreadable: a new one (bonds go too)
+    return fresh
 
 
 class EventUplink:
