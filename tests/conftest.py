@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,26 @@ def examples(n: int) -> int:
     $FEDWEAR_EXAMPLE_SCALE: the QEMU guest (tools/qemu) checks the same properties on fewer
     cases, since emulation makes each one 10-80x slower; the host runs them all."""
     return max(10, round(n * float(os.environ.get("FEDWEAR_EXAMPLE_SCALE", "1"))))
+
+
+def at_once(count: int, work: Callable[[int], object]) -> list[BaseException]:
+    """Run ``work(i)`` for i < count in threads released together; what they raised.
+    Races between writers (two processes sharing a state folder) show this way."""
+    start, errors = threading.Barrier(count), []
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            work(i)
+        except BaseException as exc:  # collected for the caller's assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 @pytest.fixture

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
+from conftest import at_once
 
 from fedwear.atomic import write_atomically
-
-
-def _at_once(count: int, work) -> list[BaseException]:
-    """Run ``work(i)`` in ``count`` threads released together; the exceptions they raised."""
-    start, errors = threading.Barrier(count), []
-
-    def run(i: int) -> None:
-        start.wait()
-        try:
-            work(i)
-        except BaseException as exc:  # collected for the assertion
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 def test_writers_of_one_file_at_once_each_leave_a_whole_file(tmp_path: Path) -> None:
@@ -35,7 +16,7 @@ def test_writers_of_one_file_at_once_each_leave_a_whole_file(tmp_path: Path) -> 
     path = tmp_path / "state" / "ble-identity"
     contents = [bytes([65 + i]) * 4096 for i in range(8)]
     for _ in range(20):
-        assert _at_once(8, lambda i: write_atomically(path, contents[i])) == []
+        assert at_once(8, lambda i: write_atomically(path, contents[i])) == []
         assert path.read_bytes() in contents
     assert [p.name for p in path.parent.iterdir()] == ["ble-identity"]  # no temporary left
     assert path.stat().st_mode & 0o777 == 0o600

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from pathlib import Path
 
 import pytest
 from bumble.keys import PairingKeys
+from conftest import at_once
 
 from fedwear.ble.bonds import MAX_BOND_FILE, BondStore
 from fedwear.ble.uplink import device_address
@@ -62,29 +62,16 @@ def test_an_unreadable_bond_file_is_moved_aside_with_one_warning(
     assert list(json.loads(path.read_text())) == ["D0:00:00:00:00:01/R"]
 
 
-def _addresses_made_at_once(count: int, seed: Path, no_id: Path) -> list[object]:
-    start, addresses = threading.Barrier(count), []
-
-    def make() -> None:
-        start.wait()
-        addresses.append(device_address(seed_file=seed, machine_id_path=no_id))
-
-    threads = [threading.Thread(target=make) for _ in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return addresses
-
-
 def test_processes_starting_together_keep_one_seed(tmp_path: Path) -> None:
     """A wearable's run and a listen on one machine without a machine id make the seed at
     the same moment: both must end with the one that is kept, or a restart changes an
     address its peer bonded with."""
     no_id, seed = tmp_path / "no-machine-id", tmp_path / "state" / "ble-identity"
+    where = {"seed_file": seed, "machine_id_path": no_id}
     for _ in range(10):
         seed.unlink(missing_ok=True)
-        addresses = _addresses_made_at_once(6, seed, no_id)
+        addresses: list[object] = []
+        assert at_once(6, lambda _, out=addresses: out.append(device_address(**where))) == []
         assert len(addresses) == 6 and len(set(addresses)) == 1
         assert device_address(seed_file=seed, machine_id_path=no_id) == addresses[0]
 
