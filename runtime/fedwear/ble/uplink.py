@@ -72,20 +72,18 @@ def device_address(
     return Address(bytes(raw), Address.RANDOM_DEVICE_ADDRESS)
 
 
-def _read_seed(path: Path) -> bytes:
+def _read_seed(path: Path) -> bytes | None:
+    """The file's first 64 bytes, stripped; None where there is no such file."""
     try:
         return path.read_bytes().strip()[:64]
+    except FileNotFoundError:
+        return None
     except OSError:
         return b""
 
 
 def _kept_seed(path: Path) -> bytes:
-    try:
-        seed: bytes | None = path.read_bytes().strip()[:64]
-    except FileNotFoundError:
-        seed = None
-    except OSError:
-        seed = b""
+    seed = _read_seed(path)
     if seed is not None and len(seed) >= 32:
         return seed
     fresh = secrets.token_hex(16).encode()
@@ -96,7 +94,7 @@ def _kept_seed(path: Path) -> bytes:
             write_atomically(path, fresh + b"\n", exclusive=True)
             return fresh
         except FileExistsError:
-            theirs = _read_seed(path)
+            theirs = _read_seed(path) or b""
             if len(theirs) >= 32:
                 return theirs
         except OSError:
