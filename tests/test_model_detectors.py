@@ -601,6 +601,8 @@ def test_a_beat_card_without_what_the_detector_needs_is_a_model_error(
     [
         ("beats", "thresholds", "fibrillation_p_wave_fit", "high", "must be a finite number"),
         ("beats", "thresholds", "run_length", 2.5, "must be a whole number of at least 1"),
+        ("beats", "thresholds", "gated_family_min_beats", 5.5, "a whole number of at least 1"),
+        ("beats", "thresholds", "gated_family_min_beats", 0, "a whole number of at least 1"),
         ("beats", "thresholds", "fibrillation_window_beats", 8, "at least 32 beats"),
         ("beats", "preprocessing", "classes", "NSV", "must be a list of strings"),
         ("fall", "thresholds", "score", None, "must be a finite number, not None"),

@@ -371,7 +371,7 @@ def detector_labels(
     family = BeatFamilies(
         SEGMENT_SIZE, THRESHOLDS["family_min_correlation"], THRESHOLDS["family_weight"]
     )
-    noise = NoiseRules.from_thresholds(THRESHOLDS.__getitem__)
+    noise = NoiseRules.from_thresholds(THRESHOLDS.__getitem__, THRESHOLDS.__getitem__)
     labels = []
     for i, (shape, q, t) in enumerate(zip(rec["shape"], quality, rec["det_s"], strict=True)):
         if q < gate:

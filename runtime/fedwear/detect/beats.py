@@ -52,7 +52,7 @@ __all__ = ["BeatDetector", "NoiseRules", "beat_class"]
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 import numpy as np
 
@@ -106,13 +106,17 @@ class NoiseRules:
     gated_family_beats: int
 
     @classmethod
-    def from_thresholds(cls, threshold: Callable[[str], Any]) -> NoiseRules:
+    def from_thresholds(
+        cls, number: Callable[[str], float], count: Callable[[str], int]
+    ) -> NoiseRules:
+        """From the card's thresholds (or the training tool's), each read by the accessor
+        of its kind, so that a count of 5.5 or 0 is refused rather than cut to a whole."""
         return cls(
-            float(threshold("marginal_template_fit")),
-            float(threshold("min_v_probability_marginal")),
-            float(threshold("gated_min_v_probability")),
-            float(threshold("gated_family_min_v")),
-            int(threshold("gated_family_min_beats")),
+            number("marginal_template_fit"),
+            number("min_v_probability_marginal"),
+            number("gated_min_v_probability"),
+            number("gated_family_min_v"),
+            count("gated_family_min_beats"),
         )
 
     def v_needs(self, quality: float) -> float:
@@ -164,7 +168,9 @@ class BeatDetector(Detector):
             card.number("thresholds", "family_weight"),
         )
         self.min_v_probability = card.number("thresholds", "min_v_probability")
-        self.noise = NoiseRules.from_thresholds(lambda key: card.number("thresholds", key))
+        self.noise = NoiseRules.from_thresholds(
+            partial(card.number, "thresholds"), partial(card.count, "thresholds")
+        )
         self.tracker = BeatTracker(self.rate)
         self.beats: list[tuple[int, str]] = []  # (t_ns, class), kept when record_beats
         # With each recorded beat, the class probabilities its label came from; zeros for a
