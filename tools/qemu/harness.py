@@ -1,6 +1,6 @@
 """Run fedwear's device test subset and the main job on aarch64 under QEMU.
 
-    python tools/qemu/harness.py [--cache DIR] [--timeout S]
+    python tools/qemu/harness.py [--cache DIR] [--timeout S] [--mode M] [--cpu CPU]
 
 A stand-in for the Yocto image (no bitbake build can run on these machines): a Debian
 bookworm arm64 userland unpacked with mmdebstrap (--variant=extract: no arm64 code runs
@@ -8,7 +8,9 @@ while building), Python packages from PyPI's aarch64 wheels, and fedwear with it
 extension cross-compiled by aarch64-linux-gnu-gcc. The whole tree becomes the initramfs
 (no disk, no kernel modules needed); /init runs the tests marked not "host" and
 `fedwear run` on the embedded default, prints the results between markers on the serial
-console and powers off. QEMU: -M virt -cpu cortex-a57 (Yocto's qemuarm64 CPU).
+console and powers off. QEMU: -M virt -cpu cortex-a57 (Yocto's qemuarm64 CPU; --cpu picks
+another, e.g. cortex-a53, the core of many wearables, or cortex-a76, whose ARMv8.2 dot
+product instructions a Cortex-A55 also has).
 
 The base image is cached under --cache, keyed on its package and requirement lists.
 Exit status: 0 when everything inside passed; 1 when something failed or the guest never
@@ -371,7 +373,7 @@ def initramfs(base: Path, work: Path) -> Path:
     return image
 
 
-def boot(base: Path, image: Path, mode: str, console: Path, timeout: float) -> float:
+def boot(base: Path, image: Path, mode: str, cpu: str, console: Path, timeout: float) -> float:
     started = time.monotonic()
     with console.open("w") as out:
         try:
@@ -381,7 +383,7 @@ def boot(base: Path, image: Path, mode: str, console: Path, timeout: float) -> f
                     "-M",
                     "virt",
                     "-cpu",
-                    "cortex-a57",
+                    cpu,
                     *QEMU_CPU_ARGS.get(mode, ["-smp", "2"]),
                     "-m",
                     "3072",
@@ -416,7 +418,7 @@ def console_text(console: Path) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", console.read_text(errors="replace"))
 
 
-def report(console: Path, boot_s: float) -> int:
+def report(console: Path, boot_s: float, cpu: str) -> int:
     """QEMU's own exit status is always 0: the verdict is what the guest printed."""
     text = console_text(console)
     tail = text.splitlines()[-60:]
@@ -433,7 +435,7 @@ def report(console: Path, boot_s: float) -> int:
     counts = re.findall(r"^.*\b(\d+ passed.*) in [\d.]+s.*$", text, re.MULTILINE)
     summary = SUMMARY.search(text)
     imported = IMPORTED.search(text)
-    print(f"qemu harness: aarch64 (cortex-a57, emulated): boot to power-off {boot_s:.0f} s")
+    print(f"qemu harness: aarch64 ({cpu}, emulated): boot to power-off {boot_s:.0f} s")
     if imported:
         print(f"  import numpy + fedwear: {float(imported[2]) - float(imported[1]):.1f} s")
     print(
@@ -479,7 +481,7 @@ def report(console: Path, boot_s: float) -> int:
     return 0
 
 
-def report_icount(console: Path, boot_s: float) -> int:
+def report_icount(console: Path, boot_s: float, cpu: str) -> int:
     """Guest durations under -icount shift=0 are instruction counts (1 ns each)."""
     text = console_text(console)
     begin = re.search(r"FEDWEAR-QEMU-BEGIN uptime=([\d.]+)", text)
@@ -497,7 +499,7 @@ def report_icount(console: Path, boot_s: float) -> int:
     def giga(a: str, b: str) -> str:
         return f"{(float(b) - float(a)):.2f} G"
 
-    print(f"qemu harness: instruction counts, aarch64 cortex-a57, one vCPU ({boot_s:.0f} s)")
+    print(f"qemu harness: instruction counts, aarch64 {cpu}, one vCPU ({boot_s:.0f} s)")
     print(f"  kernel start to /init: {float(begin[1]):.2f} G instructions")
     print(f"  import numpy + fedwear.ringbuf: {giga(imported[1], imported[2])} instructions")
     print(f"  start-up to READY (fedwear run, four models): {giga(foot[1], foot[2])} instructions")
@@ -543,7 +545,7 @@ def systemd_failures(r: dict) -> list[str]:  # type: ignore[type-arg]
     return [what for ok, what in expected if not ok]
 
 
-def report_systemd(console: Path, boot_s: float) -> int:
+def report_systemd(console: Path, boot_s: float, cpu: str) -> int:
     text = console_text(console)
     found = re.search(r"FEDWEAR-SYSTEMD-RESULT (\{.*\})", text)
     if not found:
@@ -555,7 +557,7 @@ def report_systemd(console: Path, boot_s: float) -> int:
     if "error" not in r:
         s = r["summary"] or {}
         print(
-            f"qemu harness: fedwear.service under the guest's systemd: boot to power-off "
+            f"qemu harness: fedwear.service under the guest's systemd ({cpu}): boot to power-off "
             f"{boot_s:.0f} s; userspace reached the check at {r['uptime_at_start_s']:.0f} s"
         )
         print(
@@ -592,6 +594,11 @@ def main() -> int:
         "fedwear.service under the guest's systemd; both (default): one boot of each; "
         "icount: footprint as instruction counts (one vCPU, -icount; not in CI)",
     )
+    ap.add_argument(
+        "--cpu",
+        default="cortex-a57",
+        help="the emulated core (qemu-system-aarch64 -cpu help lists them); default cortex-a57",
+    )
     args = ap.parse_args()
     need_tools()
     base = base_image(args.cache)
@@ -604,11 +611,11 @@ def main() -> int:
         # the watchdog's 30 s), so together they take little longer than the tests alone.
         with ThreadPoolExecutor(max_workers=len(modes)) as pool:
             boots = {
-                mode: pool.submit(boot, base, image, mode, consoles[mode], args.timeout)
+                mode: pool.submit(boot, base, image, mode, args.cpu, consoles[mode], args.timeout)
                 for mode in modes
             }
             boot_s = {mode: future.result() for mode, future in boots.items()}
-    return max(reports[mode](consoles[mode], boot_s[mode]) for mode in modes)
+    return max(reports[mode](consoles[mode], boot_s[mode], args.cpu) for mode in modes)
 
 
 if __name__ == "__main__":
