@@ -1,4 +1,5 @@
-"""cffi builder (API mode, out-of-line) for fedwear's native core: ring, decoders, intake.
+"""cffi builder (API mode, out-of-line) for fedwear's native core: ring, decoders, intake,
+quantization.
 
 setup.py names this file in ``cffi_modules``; it compiles the C sources in native/ into
 ``fedwear._native`` with the host or cross compiler that setuptools was given.
@@ -9,7 +10,7 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["fw_ring.c", "fw_hub.c", "fw_iio.c", "fw_intake.c"]
+SOURCES = ["fw_ring.c", "fw_hub.c", "fw_iio.c", "fw_intake.c", "fw_quant.c"]
 
 CDEF = """
 typedef enum { FW_DROP_NEWEST = 0, FW_DROP_OLDEST = 1 } fw_overflow_policy;
@@ -77,13 +78,17 @@ fw_intake *fw_intake_start_hub(int fd, fw_hub_decoder *decoder);
 fw_intake *fw_intake_start_iio(int fd, fw_iio_decoder *decoder);
 void fw_intake_status(fw_intake *in, fw_intake_status_t *out);
 void fw_intake_stop(fw_intake *in);
+
+int fw_quantize_i8(const float *x, size_t n, float inv_scale, int32_t zero_point, int8_t *out);
+int fw_copy_finite_f32(const float *x, size_t n, float *out);
+void fw_dequantize_i8(const int8_t *q, size_t n, int32_t zero_point, float scale, float *out);
 """
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
 ffibuilder.set_source(
     "fedwear._native",
-    '#include "fw_ring.h"\n#include "fw_decode.h"\n#include "fw_intake.h"\n',
+    '#include "fw_ring.h"\n#include "fw_decode.h"\n#include "fw_intake.h"\n#include "fw_quant.h"\n',
     sources=[str(Path("native") / s) for s in SOURCES],
     include_dirs=["native"],
     extra_compile_args=["-std=c11", "-O2", "-Wall", "-Wextra", "-pthread"],

@@ -10,6 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from fedwear.errors import ExitCode, ModelError
 from fedwear.infer.card import load_card, models_dir
@@ -158,11 +162,110 @@ def test_missing_files(tmp_path: Path, model_copy: Path) -> None:
 def test_non_finite_input_is_refused(bad: float) -> None:
     model = load_model(MODELS / "normal.json")
     x = np.zeros(model.card.inputs[0].shape, dtype=np.float32)
+    model._quantize(0, x + 0.5)
+    before = model._in_view[0]().copy()
     x.flat[3] = bad
     with pytest.raises(ModelError, match="NaN or Inf"):
         model.run(x)
+    assert np.array_equal(model._in_view[0](), before)  # nothing half written
     x.flat[3] = 0.0
     assert np.isfinite(model.run(x)[0]).all()  # the engine is still usable
+
+
+def _numpy_quantized(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """The engine's arithmetic as numpy writes it (what it ran before native/fw_quant.c)."""
+    with np.errstate(over="ignore"):  # beyond float32: infinite, then clamped
+        q = np.rint(x * np.float32(1.0 / scale)) + np.float32(zero_point)
+    return np.maximum(np.minimum(q, np.float32(127)), np.float32(-128)).astype(np.int8)
+
+
+# Every input scale and zero point of the shipped models, and some others.
+INPUT_SPECS = sorted(
+    {(s.scale, s.zero_point) for n in SHIPPED for s in load_card(MODELS / f"{n}.json").inputs}
+    | {(0.5, -10), (1e-3, 0), (37.0, 127)}
+)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    x=hnp.arrays(
+        np.float32,
+        st.integers(0, 64),
+        elements=st.floats(width=32, allow_nan=False, allow_infinity=False),
+    ),
+    spec=st.sampled_from(INPUT_SPECS),
+    halves=st.booleans(),
+)
+def test_c_quantization_is_numpys_bit_for_bit(
+    x: np.ndarray, spec: tuple[float, int], halves: bool
+) -> None:
+    from fedwear.native import ffi, lib
+
+    scale, zero_point = spec
+    if halves:  # exact ties, where rounding half to even must agree
+        x = ((np.arange(x.size, dtype=np.float32) - 40) + np.float32(0.5)) * np.float32(scale)
+    out = np.full(x.size, 99, np.int8)
+    status = lib.fw_quantize_i8(
+        ffi.from_buffer("float[]", x),
+        x.size,
+        1.0 / scale,
+        zero_point,
+        ffi.from_buffer("int8_t[]", out, require_writable=True),
+    )
+    assert status == lib.FW_OK
+    assert np.array_equal(out, _numpy_quantized(x, scale, zero_point))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_c_dequantization_is_numpys_bit_for_bit(name: str) -> None:
+    from fedwear.native import ffi, lib
+
+    every = np.arange(-128, 128, dtype=np.int8)
+    for spec in load_card(MODELS / f"{name}.json").outputs:
+        out = np.zeros(every.size, np.float32)
+        lib.fw_dequantize_i8(
+            ffi.from_buffer("int8_t[]", every),
+            every.size,
+            spec.zero_point,
+            spec.scale,
+            ffi.from_buffer("float[]", out, require_writable=True),
+        )
+        want = np.subtract(every, spec.zero_point, dtype=np.float32) * np.float32(spec.scale)
+        assert np.array_equal(out, want)
+
+
+def test_float32_copy_refuses_non_finite_and_copies_the_rest() -> None:
+    from fedwear.native import ffi, lib
+
+    x = np.array([1.5, -0.0, 3e38, 1e-45], np.float32)
+    out = np.zeros(4, np.float32)
+    assert (
+        lib.fw_copy_finite_f32(
+            ffi.from_buffer("float[]", x), 4, ffi.from_buffer("float[]", out, require_writable=True)
+        )
+        == lib.FW_OK
+    )
+    assert out.tobytes() == x.tobytes()
+    x[2] = np.inf
+    out[:] = 7
+    assert (
+        lib.fw_copy_finite_f32(
+            ffi.from_buffer("float[]", x), 4, ffi.from_buffer("float[]", out, require_writable=True)
+        )
+        == lib.FW_EINVAL
+    )
+    assert (out == 7).all()
+
+
+def test_a_window_of_another_dtype_or_layout_is_converted() -> None:
+    model = load_model(MODELS / "fall.json")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=model.card.inputs[0].shape).astype(np.float32)
+    want = model.run(x)[0].copy()
+    assert np.array_equal(model.run(x.astype(np.float64))[0], want)
+    strided = np.repeat(x, 2, axis=-1)[..., ::2]  # not contiguous
+    assert not strided.flags.c_contiguous
+    assert np.array_equal(model.run(strided)[0], want)
 
 
 def test_pinned_runtime_is_the_one_used(monkeypatch: pytest.MonkeyPatch) -> None:

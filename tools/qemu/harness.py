@@ -85,7 +85,6 @@ TRIM = [
     "usr/lib/firmware",
     "var/cache/apt",
 ]
-NATIVE_SOURCES = ["fw_ring.c", "fw_hub.c", "fw_iio.c", "fw_intake.c"]
 SITE = "usr/local/lib/python3.11/dist-packages"
 
 INIT = """#!/bin/busybox sh
@@ -260,7 +259,7 @@ def base_image(cache: Path) -> Path:
 def cross_build_extension(base: Path, out: Path) -> Path:
     """fedwear._native for aarch64: cffi emits the wrapper, the cross compiler builds it."""
     sys.path.insert(0, str(ROOT / "native"))
-    from build_ffi import ffibuilder  # the cffi build script in native/
+    from build_ffi import SOURCES, ffibuilder  # the cffi build script in native/
 
     source = out / "_native.c"
     ffibuilder.emit_c_code(str(source))
@@ -282,7 +281,7 @@ def cross_build_extension(base: Path, out: Path) -> Path:
             "-o",
             str(library),
             str(source),
-            *[str(ROOT / "native" / s) for s in NATIVE_SOURCES],
+            *[str(ROOT / "native" / s) for s in SOURCES],
             "-lm",
         ]
     )
