@@ -3,8 +3,10 @@
 For every model: file size, median latency of one window (one thread, same interpreter
 runtime, the same sample inputs from the training set), and how far the int8 outputs
 are from the float32 twin's (largest absolute difference; for classifiers, how often the
-decision agrees). Metric drop on held-out data comes from the cards (beats: both
-versions were scored on the same left-out records).
+decision agrees). "engine" is the call a detector makes (`QuantizedModel.run`: finite
+check, quantize or copy in, invoke, dequantize or copy out), the float32 twin through the
+same engine; "invoke" is the interpreter alone. Metric drop on held-out data comes from
+the cards (beats: both versions were scored on the same left-out records).
 
 Needs the float32 twins and samples that tools/train/build_models.py leaves in
 .cache/train/. Usage: python tools/bench/models.py [--repeats N] [--only NAME ...]
@@ -18,12 +20,13 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from fedwear.infer.card import models_dir
-from fedwear.infer.engine import interpreter_class, load_model
+from fedwear.infer.card import ModelCard, TensorSpec, models_dir
+from fedwear.infer.engine import QuantizedModel, interpreter_class, load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS, WORK = models_dir(), ROOT / ".cache" / "train"  # the models fedwear itself loads
@@ -45,6 +48,21 @@ def raw_runner(content: bytes, dtype: type = np.float32):
     return run
 
 
+def float_engine(card: ModelCard, content: bytes) -> QuantizedModel:
+    """The float32 twin behind the int8 model's card, its tensors made float32: the
+    engine's per-window work (finite check, copies) costs both models alike."""
+
+    def plain(spec: TensorSpec) -> TensorSpec:
+        return replace(spec, dtype="float32", scale=0.0, zero_point=0)
+
+    twin = replace(
+        card,
+        inputs=tuple(map(plain, card.inputs)),
+        outputs=tuple(map(plain, card.outputs)),
+    )
+    return QuantizedModel(twin, content)
+
+
 def latency_us(fn, xs: np.ndarray, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -62,10 +80,11 @@ def main() -> None:
     p.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
     args = p.parse_args()
     print(
-        "| model | int8 bytes | float32 bytes | smaller | int8 engine µs | int8 invoke µs "
-        "| float32 invoke µs | invoke speed-up | max abs diff | decisions agree |"
+        "| model | int8 bytes | float32 bytes | smaller | int8 engine µs | float32 engine µs "
+        "| engine speed-up | int8 invoke µs | float32 invoke µs | invoke speed-up "
+        "| max abs diff | decisions agree |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.only:
         q = load_model(MODELS / f"{name}.json")
         fbytes = (WORK / f"{name}_float32.tflite").read_bytes()
@@ -76,6 +95,8 @@ def main() -> None:
         xs = xs.reshape(len(xs), *shape)
         t_q = latency_us(lambda x, q=q: q.run(x[None]), xs, args.repeats)
         t_f = latency_us(f, xs, args.repeats)
+        fe = float_engine(q.card, fbytes)
+        t_fe = latency_us(lambda x, fe=fe: fe.run(x[None]), xs, args.repeats)
         xq = np.zeros_like(xs, dtype=np.int8)
         t_raw = latency_us(raw_q, xq, args.repeats)
         qo = np.stack([q.run(x[None])[0].copy() for x in xs])
@@ -91,7 +112,8 @@ def main() -> None:
             agree = float("nan")
         print(
             f"| {name} | {q.card.bytes} | {len(fbytes)} | {len(fbytes) / q.card.bytes:.2f}× "
-            f"| {t_q:.1f} | {t_raw:.1f} | {t_f:.1f} | {t_f / t_raw:.2f}× | {diff:.4f} "
+            f"| {t_q:.1f} | {t_fe:.1f} | {t_fe / t_q:.2f}× "
+            f"| {t_raw:.1f} | {t_f:.1f} | {t_f / t_raw:.2f}× | {diff:.4f} "
             f"| {'–' if np.isnan(agree) else f'{100 * agree:.1f} %'} |"
         )
     card = json.loads((MODELS / "beats.json").read_text())["metrics"]
