@@ -288,3 +288,15 @@ def test_pinned_runtime_that_is_missing_is_an_error(monkeypatch: pytest.MonkeyPa
                 load_model(MODELS / "fall.json")
             return
     pytest.skip("both runtimes are installed here")
+
+
+def test_a_resized_tensor_is_refused_not_overrun() -> None:
+    """The C conversion writes as many values as the card's shape holds; a tensor that
+    no longer has that size (resized behind the engine's back) stops it first."""
+    model = load_model(MODELS / "fall.json")
+    shape = model.card.inputs[0].shape
+    index = model._interp.get_input_details()[0]["index"]
+    model._interp.resize_tensor_input(index, [2, *shape[1:]])
+    model._interp.allocate_tensors()
+    with pytest.raises(ModelError, match=r"^model: input .* resized"):
+        model.run(np.zeros(shape, np.float32))

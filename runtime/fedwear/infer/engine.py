@@ -172,6 +172,8 @@ class QuantizedModel:
             x = np.ascontiguousarray(x, dtype=np.float32)
         source = ffi.from_buffer("float[]", x)
         view = self._in_view[i]()
+        if view.size != x.size:  # checked against the card at load; C must never overrun
+            raise ModelError(f"input {spec.name!r} tensor resized to {view.shape}", code="input")
         if spec.dtype == "int8":
             target = ffi.from_buffer("int8_t[]", view, require_writable=True)
             status = self._lib.fw_quantize_i8(
@@ -191,6 +193,8 @@ class QuantizedModel:
         self.invocations += 1
         for j, spec in enumerate(self.card.outputs):
             view = self._out_view[j]()
+            if view.size != self._out_buf[j].size:
+                raise ModelError(f"output {spec.name!r} resized to {view.shape}", code="output")
             if spec.dtype == "int8":
                 self._lib.fw_dequantize_i8(
                     self._ffi.from_buffer("int8_t[]", view),
