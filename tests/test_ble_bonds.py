@@ -45,6 +45,7 @@ def test_bonds_round_trip_through_a_private_file(tmp_path: Path) -> None:
         b'{"D0:00:00:00:00:01/R": {"ltk": {"value": "not hex"}}}',
         b'{"D0:00:00:00:00:01/R": 7}',
         b" " * (MAX_BOND_FILE + 1),
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than json's decoder recurses
     ],
 )
 def test_an_unreadable_bond_file_is_moved_aside_with_one_warning(

@@ -61,6 +61,11 @@ def test_unreadable_or_broken_files(tmp_path: Path) -> None:
     path.write_bytes(b"x = '" + b"a" * (2 * 1024 * 1024) + b"'")
     with pytest.raises(ConfigError, match="larger than"):
         load_config(path)
+    # Nesting deeper than tomllib recurses: an error, not a RecursionError.
+    for nested in ("[" * 50_000 + "]" * 50_000, "{a = " * 20_000 + "1" + "}" * 20_000):
+        path.write_text(f"x = {nested}\n")
+        with pytest.raises(ConfigError, match=r"too deeply|not valid TOML"):
+            load_config(path)
 
 
 def test_event_log_follows_systemd_state_directory(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -89,6 +89,12 @@ def test_truncated_model_is_rejected(model_copy: Path) -> None:
     assert err.value.exit_code == ExitCode.MODEL
 
 
+def test_a_card_nested_past_the_json_decoder_is_a_model_error(model_copy: Path) -> None:
+    model_copy.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelError, match="nests too deeply"):
+        load_model(model_copy)
+
+
 def test_not_a_flatbuffer_is_rejected(model_copy: Path) -> None:
     tfl = model_copy.with_suffix(".tflite")
     size = tfl.stat().st_size

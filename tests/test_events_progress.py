@@ -30,6 +30,9 @@ def test_event_log_appends_whole_lines_and_skips_a_torn_one(tmp_path: Path) -> N
     got = read_event_log(path)
     # Only the torn event is lost: reopening ends the partial line first.
     assert [e["message"] for e in got] == ["event 0", "event 1", "event 2", "event 4"]
+    with open(path, "a") as f:  # a line no decoder should recurse through
+        f.write("[" * 100_000 + "]" * 100_000 + "\n")
+    assert len(read_event_log(path)) == 4
 
 
 def test_json_lines_are_one_object_per_line() -> None:

@@ -53,7 +53,7 @@ class BondStore(KeyStore):
             for keys in data.values():
                 PairingKeys.from_dict(keys)  # raises on a malformed entry
             self._bonds = data
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             aside = self.path.with_name(self.path.name + ".corrupt")
             os.replace(self.path, aside)
             log.warning("BLE: bonds in %s unreadable (%s); moved to %s", self.path, exc, aside)

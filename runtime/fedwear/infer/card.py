@@ -171,6 +171,8 @@ def load_card(path: Path) -> ModelCard:
         raise ModelError("model card not found", path=str(path), code="missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"unreadable model card ({exc})", path=str(path), code="card") from None
+    except RecursionError:  # json's decoder recurses once per level of nesting
+        raise ModelError("model card nests too deeply", path=str(path), code="card") from None
     try:
         if not isinstance(data, dict):
             raise ModelError("card is not a JSON object", code="card")
