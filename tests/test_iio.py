@@ -131,8 +131,13 @@ def test_unknown_scan_type_names_the_file(tmp_path: Path) -> None:
 
 def test_bad_scale_and_missing_device(tmp_path: Path) -> None:
     dev = make_device(tmp_path)
-    (dev / "in_accel_scale").write_text("fast\n")
-    with pytest.raises(DecodeError, match="in_accel_scale: expected a number"):
+    for bad in ("fast", "nan", "inf", "-1e999"):
+        (dev / "in_accel_scale").write_text(f"{bad}\n")
+        with pytest.raises(DecodeError, match="in_accel_scale: expected a finite number"):
+            read_scan_layout(dev)
+    (dev / "in_accel_scale").write_text("0.0024\n")
+    (dev / "in_accel_x_offset").write_text("NaN\n")
+    with pytest.raises(DecodeError, match="in_accel_x_offset: expected a finite number"):
         read_scan_layout(dev)
     with pytest.raises(SourceError, match="not a buffered IIO device"):
         read_scan_layout(tmp_path / "sys" / "iio:device9")

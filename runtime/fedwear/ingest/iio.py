@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["IioChannel", "IioSource", "parse_scan_type", "read_scan_layout"]
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -76,11 +77,12 @@ def _attribute(device: Path, name: str, attr: str, default: float) -> float:
         if p.exists():
             text = _read(p)
             try:
-                return float(text)
+                value = float(text)
             except ValueError:
-                raise DecodeError(
-                    f"{p}: expected a number, got {text!r}", code="attribute"
-                ) from None
+                value = math.nan
+            if not math.isfinite(value):  # "nan" or "inf" would scale every sample so
+                raise DecodeError(f"{p}: expected a finite number, got {text!r}", code="attribute")
+            return value
     return default
 
 
