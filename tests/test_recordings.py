@@ -149,6 +149,34 @@ def test_truncated_edf_and_wfdb_are_dataset_errors(tmp_path: Path, data_dir: Pat
         read_recording(tmp_path / "119_60s.hea", RATES)
 
 
+@pytest.mark.parametrize(
+    ("record_line", "message"),
+    [
+        ("119_60s 2 0 21600", "sampling frequency 0.0 in the header"),
+        ("119_60s 2 -360 21600", "sampling frequency -360.0 in the header"),  # wfdb: 250 Hz
+        ("119_60s 2 fast 21600", "sampling frequency nan in the header"),
+        ("119_60s 2 360 9000000000", "truncated: 64800 bytes, the header describes 27000000000"),
+    ],
+)
+def test_a_header_that_lies_is_a_dataset_error_before_any_sample_is_read(
+    tmp_path: Path, data_dir: Path, record_line: str, message: str
+) -> None:
+    """A header is checked first: a sampling frequency that is not a positive number (which
+    wfdb reads as 250 Hz, or divides by), and a length the signal file cannot hold (which
+    wfdb would allocate, all of it, before finding the file short)."""
+    pytest.importorskip("wfdb", reason="the wfdb extra is not installed (as on the device)")
+    from fedwear.evaluate.references import mitbih_reference
+
+    for name in ("119_60s.dat", "119_60s.atr"):
+        shutil.copyfile(data_dir / "mitbih" / name, tmp_path / name)
+    lines = (data_dir / "mitbih" / "119_60s.hea").read_text().splitlines()
+    (tmp_path / "119_60s.hea").write_text("\n".join([record_line, *lines[1:]]) + "\n")
+    with pytest.raises(DatasetError, match=message):
+        read_recording(tmp_path / "119_60s.hea", RATES)
+    with pytest.raises(DatasetError, match=message):
+        mitbih_reference(tmp_path / "119_60s.hea")
+
+
 def test_cut_or_empty_beat_annotations_are_dataset_errors(tmp_path: Path, data_dir: Path) -> None:
     """wfdb reads an annotation file cut short without complaint, and an empty beat list
     scores every figure as empty: both would be figures over the wrong reference."""

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import DatasetError
-from ..ingest.recordings import import_wfdb, read_wfdb_annotations
+from ..ingest.recordings import read_wfdb_annotations, read_wfdb_header
 from .scoring import aami_class
 
 FALL_CODES = frozenset({"FOL", "FKL", "BSC", "SDL"})
@@ -38,11 +38,8 @@ def mitbih_reference(hea: Path) -> MitbihReference:
     record's ``.atr``."""
     samples, symbols, notes = read_wfdb_annotations(hea)
     base = str(hea.with_suffix(""))
-    try:
-        header = import_wfdb(hea).rdheader(base)
-        fs = float(header.fs)
-    except Exception as exc:  # wfdb raises bare errors on bad files
-        raise DatasetError(f"unreadable record header ({exc})", path=base + ".hea") from None
+    header = read_wfdb_header(hea)
+    fs = float(header.fs)
     end_s = (header.sig_len or (int(samples[-1]) + 1 if len(samples) else 0)) / fs
     if len(samples) and samples[-1] >= end_s * fs:
         raise DatasetError(

@@ -21,6 +21,7 @@ __all__ = [
     "read_recording",
     "read_wfdb",
     "read_wfdb_annotations",
+    "read_wfdb_header",
     "recordings_in",
     "resample",
     "uniform_grid",
@@ -349,6 +350,95 @@ def import_wfdb(path: Path) -> Any:
     return wfdb
 
 
+# Bytes per sample of the WFDB signal formats whose size is fixed (212: two samples in
+# three bytes; 310 and 311: three in four). Others (FLAC-compressed 5xx) are not checked.
+_WFDB_SAMPLE_BYTES = {
+    "8": 1.0, "16": 2.0, "24": 3.0, "32": 4.0, "61": 2.0, "80": 1.0, "160": 2.0,
+    "212": 1.5, "310": 4 / 3, "311": 4 / 3,
+}  # fmt: skip
+
+
+def read_wfdb_header(path: Path) -> Any:
+    """A record's header, checked before any sample is read: a positive, finite sampling
+    frequency, and signal files that hold as many samples as the header claims (a claim
+    of billions would otherwise be allocated before the short file is noticed)."""
+    wfdb = import_wfdb(path)
+    base = path.with_suffix("")
+    try:
+        header = wfdb.rdheader(str(base))
+    except Exception as exc:  # wfdb raises bare errors on bad files
+        raise DatasetError(
+            f"unreadable record header ({type(exc).__name__}: {exc})", path=str(base) + ".hea"
+        ) from None
+    fs = header.fs
+    written = _written_frequency(path.with_suffix(".hea"))
+    if not math.isfinite(fs) or fs <= 0 or (written is not None and written != fs):
+        # wfdb reads a field like "-360" as its default of 250 Hz, without a word
+        raise DatasetError(
+            f"sampling frequency {written if written is not None else fs!r} in the header "
+            "is not a positive number",
+            path=str(base) + ".hea",
+        )
+    if getattr(header, "seg_name", None) or not header.sig_len:
+        return header  # a multi-segment record, or no length claimed: wfdb measures the file
+    for name, need in _signal_file_bytes(header).items():
+        file = base.parent / name
+        try:
+            size = file.stat().st_size
+        except OSError as exc:
+            raise DatasetError(
+                exc.strerror or str(exc), path=str(file), code="unreadable"
+            ) from None
+        if size < need:
+            raise DatasetError(
+                f"signal file truncated: {size} bytes, the header describes {need}",
+                path=str(file),
+                code="truncated",
+            )
+    return header
+
+
+def _written_frequency(hea: Path) -> float | None:
+    """The sampling frequency as the record line writes it (``360`` of ``101 2 360
+    650000``, before any ``/counter``), NaN where it is not a number; None where absent."""
+    try:
+        with hea.open("rb") as f:
+            head = f.read(64 * 1024)  # the record line comes first, after any comments
+    except OSError as exc:
+        raise DatasetError(exc.strerror or str(exc), path=str(hea), code="unreadable") from None
+    for line in head.decode("latin-1").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if fields:
+            if len(fields) < 3:
+                return None
+            try:
+                return float(fields[2].split("/", 1)[0])
+            except ValueError:
+                return math.nan
+    return None
+
+
+def _signal_file_bytes(header: Any) -> dict[str, int]:
+    """The bytes each signal file must hold for the samples the header claims; nothing
+    where a signal's format has no fixed size."""
+    n = header.n_sig
+    frames = zip(
+        header.file_name or [],
+        header.fmt or [],
+        header.samps_per_frame or [1] * n,
+        header.byte_offset or [None] * n,
+        strict=False,
+    )
+    per_frame: dict[str, float] = {}
+    start: dict[str, int] = {}
+    for name, fmt, samples, offset in frames:
+        if fmt not in _WFDB_SAMPLE_BYTES:
+            return {}
+        per_frame[name] = per_frame.get(name, 0.0) + _WFDB_SAMPLE_BYTES[fmt] * (samples or 1)
+        start[name] = max(start.get(name, 0), offset or 0)
+    return {name: start[name] + math.ceil(header.sig_len * per) for name, per in per_frame.items()}
+
+
 def _check_annotation_end(atr: Path) -> None:
     """A WFDB annotation file is 16-bit words ending in a zero word; wfdb reads a file cut
     short without complaint, and its missing beats would score as missed or extra."""
@@ -391,6 +481,7 @@ def read_wfdb(path: Path, rates: dict[str, float], lead: str | None = None) -> R
     """
     wfdb = import_wfdb(path)
     base = str(path.with_suffix(""))
+    read_wfdb_header(path)
     try:
         rec = wfdb.rdrecord(base)
     except Exception as exc:  # wfdb raises bare ValueError/IndexError/OSError on bad files
