@@ -242,6 +242,30 @@ def test_a_cut_padded_or_garbled_edf_says_so_and_prints_nothing(
     assert capfd.readouterr().out == ""
 
 
+def _edf_field(edf: bytes, offset: int, text: str) -> bytes:
+    return edf[:offset] + text.encode("ascii").ljust(8) + edf[offset + 8 :]
+
+
+def test_an_edf_header_pyedflib_would_trip_on_is_a_dataset_error(tmp_path: Path) -> None:
+    """A data record of no duration raised ZeroDivisionError inside pyedflib; a signal
+    with an empty digital range would scale every sample to infinity or NaN."""
+    whole = bundled_recording().read_bytes()
+    count = int(whole[252:256])
+    digital_min, digital_max = 256 + 120 * count, 256 + 128 * count  # signal 0's fields
+    for content, message in (
+        (_edf_field(whole, 244, "0"), r"data record duration 0 s .* not a positive number"),
+        (_edf_field(whole, 244, "-2"), r"data record duration -2 s"),
+        (
+            _edf_field(_edf_field(whole, digital_min, "7"), digital_max, "7"),
+            r"signal 0: digital minimum 7 is not below its maximum 7",
+        ),
+    ):
+        edf = tmp_path / "bad.edf"
+        edf.write_bytes(content)
+        with pytest.raises(DatasetError, match=message):
+            read_recording(edf, RATES)
+
+
 def test_unknown_files_and_folders(tmp_path: Path) -> None:
     (tmp_path / "notes.csv").write_text("a,b\n")
     with pytest.raises(DatasetError, match="unknown recording type"):
