@@ -123,6 +123,22 @@ def test_garbled_mobifall_line_names_file_and_line(tmp_path: Path) -> None:
         read_mobifall(acc, 100.0)
 
 
+def test_a_timestamp_past_reason_is_refused_before_the_grid_is_built(tmp_path: Path) -> None:
+    """One corrupt timestamp 285 years on made the resampling grid 6.5 TiB (a
+    MemoryError traceback); one beyond int64 an OverflowError."""
+    rows = [f"{i * 10_000_000}, 1, 2, 3" for i in range(100)]
+    write_mobifall(tmp_path / "FOL_gyro_9_1.txt", rows)
+    acc = write_mobifall(tmp_path / "FOL_acc_9_1.txt", [*rows, "9000000000000000000, 1, 2, 3"])
+    with pytest.raises(DatasetError, match=r"timestamps span 9e\+09 s for 101 samples"):
+        read_mobifall(acc, 100.0)
+    for stamp in ("99999999999999999999", "-5"):
+        write_mobifall(acc, [*rows, f"{stamp}, 1, 2, 3"])
+        with pytest.raises(DatasetError, match=r"FOL_acc_9_1.txt:103: expected"):
+            read_mobifall(acc, 100.0)
+    write_mobifall(acc, rows)  # 100 samples a second: read
+    assert read_mobifall(acc, 100.0).duration_s() == pytest.approx(0.99)
+
+
 def test_truncated_and_half_missing_mobifall(tmp_path: Path) -> None:
     acc = write_mobifall(tmp_path / "FOL_acc_9_1.txt", ["1000, 1, 2, 3"])
     with pytest.raises(DatasetError, match="missing half"):

@@ -130,6 +130,8 @@ def _mobifall_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
             if len(parts) != 4:
                 raise ValueError
             t.append(int(parts[0]))
+            if not 0 <= t[-1] < 2**63:
+                raise ValueError
             x, y, z = (float(p) for p in parts[1:])
         except ValueError:
             raise DatasetError(
@@ -140,7 +142,15 @@ def _mobifall_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
         xyz.append((x, y, z))
     if len(t) < 2:
         raise DatasetError("fewer than two samples after '@DATA' (truncated?)", path=str(path))
-    return np.asarray(t, dtype=np.int64), np.asarray(xyz, dtype=np.float64)
+    times = np.asarray(t, dtype=np.int64)
+    span_s = float(times.max() - times.min()) / 1e9
+    if span_s > len(times):  # under one sample a second; the resampling grid would be huge
+        raise DatasetError(
+            f"timestamps span {span_s:.4g} s for {len(times)} samples (a corrupt timestamp?)",
+            path=str(path),
+            code="timestamps",
+        )
+    return times, np.asarray(xyz, dtype=np.float64)
 
 
 def read_mobifall(path: Path, imu_rate_hz: float) -> Recording:
