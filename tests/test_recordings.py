@@ -229,6 +229,7 @@ def test_cut_or_empty_beat_annotations_are_dataset_errors(tmp_path: Path, data_d
         ([beats[0], beats[0]], r"walk\.txt:3: beat at sample 25 after one at 25"),
         (["0:00.0 -3 N", *beats], r"walk\.txt:2: negative sample number -3"),
         (["x ## time resolution: 0", *beats], r"walk\.txt:2: time resolution '0' is not"),
+        ([*beats, "99:00.0 999999999999999 N"], r"walk\.txt: beats span 3\.906e\+12 s for 4 beats"),
     ):
         text.write_text("\n".join(["Time Sample Type", *lines]) + "\n")
         with pytest.raises(DatasetError, match=message):

@@ -240,7 +240,15 @@ def read_beat_text(path: Path) -> np.ndarray:
             path=str(path),
             code="no-beats",
         )
-    return np.asarray(beats, dtype=np.float64) / fs
+    times = np.asarray(beats, dtype=np.float64) / fs
+    span_s = float(times[-1] - times[0])
+    if span_s > 10.0 * len(times):  # under 6 beats a minute; the heart-rate grid would be huge
+        raise DatasetError(
+            f"beats span {span_s:.4g} s for {len(times)} beats (a corrupt sample number?)",
+            path=str(path),
+            code="timestamps",
+        )
+    return times
 
 
 _EDF_GROUPS = {
