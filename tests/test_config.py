@@ -34,6 +34,7 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ('[window]\nseconds = "4"\n', "window.seconds"),
         ("[source]\nkind = 'usb'\n", "source.kind"),
         ("[streams.imu]\nrate_hz = -1\n", "streams.imu.rate_hz"),
+        ("[streams.hr]\nrate_hz = 1e-300\n", "streams.hr.rate_hz"),  # ran with a -292-year summary
         ("[detectors.flatline]\nstreams = ['imu', 'eeg']\n", "detectors.flatline.streams[1]"),
         ("[detectors.heart_rate]\nenabled = 1\n", "detectors.heart_rate.enabled"),
         ("[window]\nseconds = 2\nhop_seconds = 3\n", "window.hop_seconds"),

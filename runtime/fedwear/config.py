@@ -237,6 +237,8 @@ def validate(config: Config) -> Config:
         _positive(stream.rate_hz, f"streams.{name}.rate_hz")
         if stream.rate_hz > 100_000:
             raise ConfigError("above 100 kHz", key=f"streams.{name}.rate_hz")
+        if stream.rate_hz < 0.01:  # nanosecond timestamps of slower streams overflow soon
+            raise ConfigError("below 0.01 Hz (a sample every 100 s)", key=f"streams.{name}.rate_hz")
     if not config.stream_rates():
         raise ConfigError("every stream is disabled", key="streams")
     _positive(config.ring.seconds, "ring.seconds")
