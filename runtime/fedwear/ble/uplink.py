@@ -73,9 +73,11 @@ def device_address(
 
 
 def _read_seed(path: Path) -> bytes | None:
-    """The file's first 64 bytes, stripped; None where there is no such file."""
+    """The file's first 64 bytes, stripped; None where there is no such file. At most
+    1 KiB is read: the file may have been replaced by anything (/dev/zero, say)."""
     try:
-        return path.read_bytes().strip()[:64]
+        with path.open("rb") as f:
+            return f.read(1024).strip()[:64]
     except FileNotFoundError:
         return None
     except OSError:
