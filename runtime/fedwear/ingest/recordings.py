@@ -143,7 +143,7 @@ def _mobifall_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if len(t) < 2:
         raise DatasetError("fewer than two samples after '@DATA' (truncated?)", path=str(path))
     times = np.asarray(t, dtype=np.int64)
-    span_s = float(times.max() - times.min()) / 1e9
+    span_s = float(np.ptp(times)) / 1e9
     if span_s > len(times):  # under one sample a second; the resampling grid would be huge
         raise DatasetError(
             f"timestamps span {span_s:.4g} s for {len(times)} samples (a corrupt timestamp?)",
