@@ -269,12 +269,14 @@ def test_an_edf_header_pyedflib_would_trip_on_is_a_dataset_error(tmp_path: Path)
     whole = bundled_recording().read_bytes()
     count = int(whole[252:256])
     digital_min, digital_max = 256 + 120 * count, 256 + 128 * count  # signal 0's fields
+    plain = whole[:192] + b" " * 44 + whole[236:]  # "EDF+C" blanked
     for content, message in (
         (_edf_field(whole, 244, "0"), r"data record duration 0 s .* not a positive number"),
         (_edf_field(whole, 244, "-2"), r"data record duration -2 s"),
         (
-            _edf_field(_edf_field(whole, digital_min, "7"), digital_max, "7"),
-            r"signal 0: digital minimum 7 is not below its maximum 7",
+            # plain EDF: pyedflib refuses such a range in EDF+ itself, but reads it in EDF
+            _edf_field(_edf_field(plain, digital_min, "1"), digital_max, "1"),
+            r"channel 'chest_ecg': digital minimum 1 is not below its maximum 1",
         ),
     ):
         edf = tmp_path / "bad.edf"

@@ -270,9 +270,8 @@ def _edf_pick(labels: list[str], group: str, count: int) -> list[int]:
 def _check_edf_header(path: Path) -> None:
     """What pyedflib would trip on, as a DatasetError naming the file: a size other than
     the header describes (its C code prints its own complaint to standard output, into
-    the event stream or the ``--json`` report, before it raises), a data record of no
-    duration (a ZeroDivisionError inside pyedflib), and a signal whose digital range is
-    empty (every sample would scale to infinity or NaN)."""
+    the event stream or the ``--json`` report, before it raises), and a data record of no
+    duration (a ZeroDivisionError inside pyedflib)."""
     try:
         with path.open("rb") as f:
             size = f.seek(0, 2)
@@ -284,16 +283,8 @@ def _check_edf_header(path: Path) -> None:
             duration = float(head[244:252].decode("ascii"))
             if count <= 0 or header_bytes != 256 * (count + 1) or header_bytes > size:
                 raise ValueError("header size")
-            signals = f.read(256 * count)
-
-            def field(offset: int, kind: type) -> list[Any]:
-                at = offset * count
-                return [
-                    kind(signals[at + 8 * i : at + 8 * i + 8].decode("ascii")) for i in range(count)
-                ]
-
-            digital_min, digital_max = field(120, int), field(128, int)
-            per_record = field(216, int)
+            f.seek(256 + 216 * count)
+            per_record = [int(f.read(8).decode("ascii")) for _ in range(count)]
     except (OSError, ValueError, UnicodeDecodeError):
         raise DatasetError("not an EDF file (unreadable header)", path=str(path)) from None
     if not math.isfinite(duration) or duration <= 0:
@@ -301,12 +292,6 @@ def _check_edf_header(path: Path) -> None:
             f"data record duration {duration:g} s in the header is not a positive number",
             path=str(path),
         )
-    for i, (low, high) in enumerate(zip(digital_min, digital_max, strict=True)):
-        if low >= high:
-            raise DatasetError(
-                f"signal {i}: digital minimum {low} is not below its maximum {high}",
-                path=str(path),
-            )
     if records <= 0:
         return  # EDF+ may leave the record count at -1; pyedflib decides then
     sample_bytes = 3 if head[:1] == b"\xff" else 2  # BDF: 24-bit samples
@@ -338,6 +323,12 @@ def read_edf(path: Path, rates: dict[str, float]) -> Recording:
         fs = reader.getSampleFrequencies()
 
         def signal(i: int) -> tuple[np.ndarray, np.ndarray]:
+            low, high = reader.getDigitalMinimum(i), reader.getDigitalMaximum(i)
+            if low >= high:  # pyedflib would scale every sample by a division by zero
+                raise DatasetError(
+                    f"channel {labels[i]!r}: digital minimum {low} is not below its maximum {high}",
+                    path=str(path),
+                )
             x = reader.readSignal(i)
             t = np.round(np.arange(len(x)) * (1e9 / fs[i])).astype(np.int64)
             return t, x
