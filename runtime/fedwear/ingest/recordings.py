@@ -143,14 +143,26 @@ def _mobifall_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if len(t) < 2:
         raise DatasetError("fewer than two samples after '@DATA' (truncated?)", path=str(path))
     times = np.asarray(t, dtype=np.int64)
-    span_s = float(np.ptp(times)) / 1e9
-    if span_s > len(times):  # under one sample a second; the resampling grid would be huge
+    # Under one sample a second on average (every shared trial has 54 or more): corrupt.
+    _check_span(
+        float(np.ptp(times)) / 1e9, len(times), 1.0, path, ("timestamps", "samples", "timestamp")
+    )
+    return times, np.asarray(xyz, dtype=np.float64)
+
+
+def _check_span(
+    span_s: float, count: int, most_s_each: float, path: Path, words: tuple[str, str, str]
+) -> None:
+    """Stamps that span more than ``most_s_each`` seconds per item: a corrupt stamp, which
+    would make the uniform grid resampled from them too large to allocate. ``words``:
+    what spans, what is counted, and what would be corrupt."""
+    if span_s > most_s_each * count:
+        stamps, items, culprit = words
         raise DatasetError(
-            f"timestamps span {span_s:.4g} s for {len(times)} samples (a corrupt timestamp?)",
+            f"{stamps} span {span_s:.4g} s for {count} {items} (a corrupt {culprit}?)",
             path=str(path),
             code="timestamps",
         )
-    return times, np.asarray(xyz, dtype=np.float64)
 
 
 def read_mobifall(path: Path, imu_rate_hz: float) -> Recording:
@@ -241,13 +253,10 @@ def read_beat_text(path: Path) -> np.ndarray:
             code="no-beats",
         )
     times = np.asarray(beats, dtype=np.float64) / fs
-    span_s = float(times[-1] - times[0])
-    if span_s > 10.0 * len(times):  # under 6 beats a minute; the heart-rate grid would be huge
-        raise DatasetError(
-            f"beats span {span_s:.4g} s for {len(times)} beats (a corrupt sample number?)",
-            path=str(path),
-            code="timestamps",
-        )
+    # Under 6 beats a minute on average: a corrupt sample number.
+    _check_span(
+        float(times[-1] - times[0]), len(times), 10.0, path, ("beats", "beats", "sample number")
+    )
     return times
 
 
