@@ -61,7 +61,7 @@ static void test_every_int8_round_trips(void) {
     fw_dequantize_i8(q, 256, 3, 0.1f, x);
     CHECK(fw_quantize_i8(x, 256, 1.0f / 0.1f, 3, back) == FW_OK);
     for (int i = 0; i < 256; i++) {
-        /* -128 - 3 and 127 - 3 are within range; the ends clamp back to themselves. */
+        /* (-128 - 3) * 0.1 and (127 - 3) * 0.1 quantize back inside int8: no clamping. */
         CHECK(back[i] == q[i]);
     }
 }
