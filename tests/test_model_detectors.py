@@ -760,6 +760,9 @@ def test_eval_beats_learning_period_leaves_the_template_warm_up_out(data_dir: Pa
     for bad in (("fall", "5"), ("beats", "-1"), ("beats", "nan")):
         r = _fedwear("eval", bad[0], str(data_dir / "mitbih"), "--learning-period", bad[1])
         assert r.returncode == 2 and "--learning-period" in r.stderr
+    # Longer than every record: nothing would be scored, and the table would be all dashes.
+    r = _fedwear("eval", "beats", str(data_dir / "mitbih"), "--learning-period", "1e308")
+    assert r.returncode == 30 and "leaves no beat to score" in r.stderr, r.stderr
 
 
 def test_eval_beats_reads_the_lead_asked_for(data_dir: Path) -> None:

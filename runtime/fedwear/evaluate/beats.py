@@ -48,6 +48,14 @@ def evaluate_beats(
     # Every reference is read before any record runs: a bad file fails in a second, not
     # after the records before it.
     references = {path: mitbih_reference(path) for path in paths}
+    longest_s = max(ref.duration_s for ref in references.values())
+    if learning_period_s >= longest_s:
+        raise DatasetError(
+            f"a learning period of {learning_period_s:g} s leaves no beat to score: "
+            f"the longest record lasts {longest_s:.0f} s",
+            path=str(folder),
+            code="empty",
+        )
     for path, ref in references.items():
         det.beats.clear()  # run_recording resets the rest of its state
         det.beat_scores.clear()
