@@ -193,6 +193,29 @@ def test_a_header_that_lies_is_a_dataset_error_before_any_sample_is_read(
         mitbih_reference(tmp_path / "119_60s.hea")
 
 
+def test_an_undefined_annotation_label_is_a_dataset_error(tmp_path: Path, data_dir: Path) -> None:
+    """A label byte changed to a code WFDB does not define reads as a NaN symbol, and the
+    beat would leave the reference unseen: the file is refused at that sample."""
+    pytest.importorskip("wfdb", reason="the wfdb extra is not installed (as on the device)")
+    for name in ("119_60s.hea", "119_60s.dat", "119_60s.atr"):
+        shutil.copyfile(data_dir / "mitbih" / name, tmp_path / name)
+    hea, atr = tmp_path / "119_60s.hea", tmp_path / "119_60s.atr"
+    words = np.frombuffer(atr.read_bytes(), "<u2").copy()
+    samples, symbols, _ = read_wfdb_annotations(hea)
+    k = next(k for k, w in enumerate(words) if w >> 10 == 1)  # the first N beat's word
+    expected = int(samples[symbols.index("N")])
+    for code in (15, 42, 58):  # unused, user-definable yet undefined, past the table
+        changed = words.copy()
+        changed[k] = (code << 10) | (changed[k] & 0x3FF)
+        atr.write_bytes(changed.tobytes())
+        with pytest.raises(
+            DatasetError,
+            match=rf"1 annotation\(s\) with a label code WFDB "
+            rf"does not define, the first at sample {expected}$",
+        ):
+            read_wfdb_annotations(hea)
+
+
 def test_cut_or_empty_beat_annotations_are_dataset_errors(tmp_path: Path, data_dir: Path) -> None:
     """wfdb reads an annotation file cut short without complaint, and an empty beat list
     scores every figure as empty: both would be figures over the wrong reference."""

@@ -508,6 +508,16 @@ def read_wfdb_annotations(path: Path) -> tuple[np.ndarray, list[str], list[str]]
         ann = wfdb.rdann(base, "atr")
     except Exception as exc:  # wfdb raises bare errors on bad files
         raise DatasetError(f"unreadable beat annotations ({exc})", path=base + ".atr") from None
+    # wfdb gives a code that neither WFDB nor the file defines the symbol NaN: a corrupt
+    # label byte, which would otherwise drop that beat from the reference unseen.
+    undefined = [k for k, symbol in enumerate(ann.symbol) if not isinstance(symbol, str)]
+    if undefined:
+        raise DatasetError(
+            f"{len(undefined)} annotation(s) with a label code WFDB does not define, the "
+            f"first at sample {int(ann.sample[undefined[0]])}",
+            path=base + ".atr",
+            code="malformed",
+        )
     notes = ann.aux_note or [""] * len(ann.symbol)
     return np.asarray(ann.sample), list(ann.symbol), [n.strip("\x00 ") for n in notes]
 
