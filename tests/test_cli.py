@@ -110,6 +110,41 @@ def test_hub_emulator_to_fedwear_run_through_a_pty(tmp_path: Path) -> None:
     assert summary["events_by_detector"].get("saturation", 0) >= 1  # the PPG clipping
 
 
+def test_sigterm_ends_the_hub_emulator_while_it_settles(tmp_path: Path) -> None:
+    """A long --settle is a wait like --linger: SIGTERM ends it at once, not after it."""
+    import os
+    import signal
+
+    link = tmp_path / "hub"
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fedwear.cli",
+            "hub-emulator",
+            "--link",
+            str(link),
+            "--settle",
+            "3600",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as emulator:
+        assert emulator.stderr is not None
+        assert "serving" in emulator.stderr.readline()  # the link exists now
+        port = os.open(link, os.O_RDWR | os.O_NOCTTY)  # a host opens the port
+        try:
+            time.sleep(0.5)  # the emulator sees its reader and starts to settle
+            emulator.send_signal(signal.SIGTERM)
+            _, err = emulator.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            emulator.kill()
+            pytest.fail("the hub emulator went on settling after SIGTERM")
+        finally:
+            os.close(port)
+    assert emulator.returncode == 0 and "sent 0 frames" in err, err
+
+
 def test_config_command_prints_valid_toml(tmp_path: Path) -> None:
     result = fedwear("config")
     assert result.returncode == 0 and "[source]" in result.stdout
@@ -159,9 +194,15 @@ def test_boot_failures_log_one_clear_line_and_exit_for_systemd(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [
-        (["listen", "--transport", "usb:0", "--count", "0"], "--count: must be above zero: 0"),
-        (["listen", "--transport", "usb:0", "--timeout", "nan"], "--timeout: must be above zero"),
-        (["run", "--duration", "-1"], "--duration: must be above zero: -1"),
+        (
+            ["listen", "--transport", "usb:0", "--count", "0"],
+            "--count: must be a finite number above zero: 0",
+        ),
+        (
+            ["listen", "--transport", "usb:0", "--timeout", "nan"],
+            "--timeout: must be a finite number above zero",
+        ),
+        (["run", "--duration", "-1"], "--duration: must be a finite number above zero: -1"),
         (["listen", "--transport", "usb:0", "--count", "two"], "--count: not a number: 'two'"),
     ],
 )
@@ -171,3 +212,20 @@ def test_counts_and_durations_must_be_positive(
     with pytest.raises(SystemExit) as stopped:
         main(args)
     assert stopped.value.code == 2 and complaint in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["hub-emulator", "--speed", "-1"], "--speed: must be a finite number zero or more: -1"),
+        (["hub-emulator", "--settle", "nan"], "--settle: must be a finite number zero or more"),
+        (["hub-emulator", "--linger", "inf"], "--linger: must be a finite number zero or more"),
+        (["eval", "beats", ".", "--learning-period", "-1"], "--learning-period: must be a finite"),
+    ],
+)
+def test_paces_and_waits_must_be_finite_and_not_negative(args: list[str], complaint: str) -> None:
+    """Zero is a valid pace (unpaced) and a valid wait; NaN and negatives reached sleeps.
+    A subprocess: a regression would serve the recording, waiting for a host that never
+    comes, and the timeout ends it."""
+    result = fedwear(*args, timeout=30)
+    assert result.returncode == 2 and complaint in result.stderr, result.stderr

@@ -19,16 +19,19 @@ from .service import JournalFormatter, Notifier, under_journal
 log = logging.getLogger("fedwear")
 
 
-def _positive(kind: type[int] | type[float]) -> Any:
-    """An argparse type: a finite number above zero, or a usage error naming the value."""
+def _positive(kind: type[int] | type[float], *, or_zero: bool = False) -> Any:
+    """An argparse type: a finite number above zero (``or_zero``: zero too), or a usage
+    error naming the value; NaN, infinities and negatives would reach sleeps and loops."""
 
     def parse(text: str) -> int | float:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"must be above zero: {text}")
+        in_range = value >= 0 if or_zero else value > 0  # False for NaN
+        if not (in_range and value < float("inf")):
+            bound = "zero or more" if or_zero else "above zero"
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}: {text}")
         return value
 
     return parse
@@ -64,20 +67,20 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--link", type=Path, help="create this symlink to the pty")
     emu.add_argument(
         "--speed",
-        type=float,
+        type=_positive(float, or_zero=True),
         default=1.0,
         help="pace as a multiple of real time; 0 sends as fast as possible",
     )
     emu.add_argument("--loop", action="store_true", help="start over at the end")
     emu.add_argument(
         "--settle",
-        type=float,
+        type=_positive(float, or_zero=True),
         default=0.3,
         help="seconds to wait after the host opens the port before streaming (default 0.3)",
     )
     emu.add_argument(
         "--linger",
-        type=float,
+        type=_positive(float, or_zero=True),
         default=1.0,
         help="seconds to stay plugged in after the last frame (default 1)",
     )
@@ -94,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--models", default="", help="models folder (default: the shipped ones)")
     ev.add_argument(
         "--learning-period",
-        type=float,
+        type=_positive(float, or_zero=True),
         default=0.0,
         metavar="SECONDS",
         help="beats only: leave each record's first SECONDS out of the figures "
@@ -314,6 +317,13 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _wait(seconds: float, stop: _StopFlag) -> None:
+    """Sleep ``seconds`` in short steps, so that SIGINT/SIGTERM ends the wait at once."""
+    deadline = time.monotonic() + seconds
+    while not stop() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _cmd_hub_emulator(args: argparse.Namespace) -> int:
     from .config import load_config
     from .ingest.emulator import HubEmulator, PtyLink
@@ -335,11 +345,10 @@ def _cmd_hub_emulator(args: argparse.Namespace) -> int:
     try:
         if not link.wait_for_reader(stop):
             return ExitCode.OK
-        time.sleep(args.settle)  # the host configures the port and flushes its input
-        sent = emulator.serve(link, args.speed, loop=args.loop, should_stop=stop)
-        deadline = time.monotonic() + args.linger
-        while not stop() and time.monotonic() < deadline:
-            time.sleep(0.05)  # let the host drain what is in flight before unplugging
+        _wait(args.settle, stop)  # the host configures the port and flushes its input
+        if not stop():
+            sent = emulator.serve(link, args.speed, loop=args.loop, should_stop=stop)
+        _wait(args.linger, stop)  # the host drains what is in flight before unplugging
     finally:
         link.close()
     print(f"hub-emulator: sent {sent} frames", file=sys.stderr)
@@ -359,11 +368,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate.command import evaluate, format_table
 
     period = args.learning_period
-    if (period and args.detector != "beats") or not 0.0 <= period < float("inf"):
-        print(
-            "fedwear eval: --learning-period takes seconds >= 0, and only for beats",
-            file=sys.stderr,
-        )
+    if period and args.detector != "beats":
+        print("fedwear eval: --learning-period is only for beats", file=sys.stderr)
         return ExitCode.USAGE
     if args.lead is not None and args.detector != "beats":
         print("fedwear eval: --lead is only for beats", file=sys.stderr)
