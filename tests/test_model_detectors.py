@@ -802,6 +802,23 @@ def test_eval_fall_plots(tmp_path: Path, data_dir: Path) -> None:
     assert all((tmp_path / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
 
 
+def test_eval_plots_that_cannot_be_written_are_an_error(tmp_path: Path, data_dir: Path) -> None:
+    """An unusable --plots folder is refused before the evaluation runs (the dataset here
+    does not exist, and the complaint is about the plots), and a plot that cannot be
+    written names its file; neither is a traceback."""
+    pytest.importorskip("matplotlib")
+    occupied = tmp_path / "a-file"
+    occupied.write_text("")
+    r = _fedwear("eval", "fall", str(tmp_path / "no-such-set"), "--plots", str(occupied))
+    assert r.returncode == 2 and "--plots" in r.stderr and "a-file" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    plots = tmp_path / "plots"
+    (plots / "fall_roc_pr.png").mkdir(parents=True)  # in the way of the second plot
+    r = _fedwear("eval", "fall", str(data_dir / "mobifall"), "--plots", str(plots))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "fall_roc_pr.png: Is a directory" in r.stderr
+
+
 def test_eval_beats_plots(tmp_path: Path, data_dir: Path) -> None:
     pytest.importorskip("wfdb")
     pytest.importorskip("matplotlib")

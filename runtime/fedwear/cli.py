@@ -374,10 +374,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.lead is not None and args.detector != "beats":
         print("fedwear eval: --lead is only for beats", file=sys.stderr)
         return ExitCode.USAGE
+    if args.plots is not None:
+        from .evaluate.plots import open_plot_folder, write_plots
+
+        open_plot_folder(args.plots)  # fails now, not after the evaluation
     result = evaluate(args.detector, args.path, args.models, period, args.lead)
     if args.plots is not None:
-        from .evaluate.plots import write_plots
-
         result["plots"] = [str(p) for p in write_plots(result, args.plots)]
     if args.json:
         print(json.dumps(result, separators=(",", ":")))

@@ -24,11 +24,26 @@ def _pyplot() -> Any:
     return plt
 
 
+def open_plot_folder(directory: Path) -> Any:
+    """pyplot, once plots are known to be writable: checked before an evaluation that may
+    take minutes, so that a missing matplotlib or a folder that cannot be one fails now."""
+    plt = _pyplot()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FedwearError(f"--plots {directory}: {exc.strerror or exc}") from None
+    return plt
+
+
 def _save(plt: Any, fig: Any, path: Path) -> Path:
     """Write the figure and free it: matplotlib keeps every open figure otherwise."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise FedwearError(f"{path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -106,8 +121,7 @@ def _level(trace: list[Any], result: dict[str, Any]) -> list[tuple[float, float]
 
 
 def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
-    plt = _pyplot()
-    directory.mkdir(parents=True, exist_ok=True)
+    plt = open_plot_folder(directory)
     d = result["detector"]
     out = []
     if d == "fall":
