@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,22 @@ def examples(n: int) -> int:
     $FEDWEAR_EXAMPLE_SCALE: the QEMU guest (tools/qemu) checks the same properties on fewer
     cases, since emulation makes each one 10-80x slower; the host runs them all."""
     return max(10, round(n * float(os.environ.get("FEDWEAR_EXAMPLE_SCALE", "1"))))
+
+
+@contextlib.contextmanager
+def memory_cap(extra_bytes: int = 1 << 30) -> Iterator[None]:
+    """Cap this process's address space at its size now plus ``extra_bytes``, for a test
+    that reads an endless file (/dev/zero): where a regression leaves the read unbounded,
+    the test fails with MemoryError instead of the OOM killer ending the whole run."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    cap = size + extra_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def at_once(count: int, work: Callable[[int], object]) -> list[BaseException]:

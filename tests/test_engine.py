@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import examples
+from conftest import examples, memory_cap
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -87,6 +87,20 @@ def test_truncated_model_is_rejected(model_copy: Path) -> None:
     with pytest.raises(ModelError, match="truncated or replaced") as err:
         load_model(model_copy)
     assert err.value.exit_code == ExitCode.MODEL
+
+
+def test_a_card_or_model_without_end_is_a_model_error(model_copy: Path) -> None:
+    """stat() gives /dev/zero a size of 0: the size check passed, and the read went on
+    until memory ran out (MemoryError)."""
+    tfl = model_copy.with_suffix(".tflite")
+    tfl.unlink()
+    tfl.symlink_to("/dev/zero")
+    with memory_cap(), pytest.raises(ModelError, match=r"\.tflite: model file holds more than"):
+        load_model(model_copy)
+    model_copy.unlink()
+    model_copy.symlink_to("/dev/zero")
+    with memory_cap(), pytest.raises(ModelError, match=r"\.json: card holds more than 1 MiB"):
+        load_model(model_copy)
 
 
 def test_a_card_nested_past_the_json_decoder_is_a_model_error(model_copy: Path) -> None:

@@ -45,6 +45,22 @@ def test_json_lines_are_one_object_per_line() -> None:
     assert records[0]["t"] == 1.0 and records[1]["type"] == "summary"
 
 
+def test_event_log_on_a_device_or_a_fifo(tmp_path: Path) -> None:
+    """`--event-log /dev/null` (no log) or a FIFO takes the lines; closing one raised
+    EINVAL from fsync after the run had ended."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        for path in (Path("/dev/null"), fifo):
+            log = EventLog(path)
+            log.event(event(1))
+            log.close()
+        assert os.read(reader, 4096).count(b"\n") == 1
+    finally:
+        os.close(reader)
+
+
 def test_event_log_in_an_unwritable_place_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")

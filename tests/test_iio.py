@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import memory_cap
 
 from fedwear.errors import DecodeError, SourceError
 from fedwear.ingest.iio import IioSource, parse_scan_type, read_scan_layout
@@ -141,6 +142,11 @@ def test_bad_scale_and_missing_device(tmp_path: Path) -> None:
         read_scan_layout(dev)
     with pytest.raises(SourceError, match="not a buffered IIO device"):
         read_scan_layout(tmp_path / "sys" / "iio:device9")
+    # The kernel serves an attribute in one page at most: more is not sysfs.
+    (dev / "in_accel_scale").unlink()
+    (dev / "in_accel_scale").symlink_to("/dev/zero")
+    with memory_cap(), pytest.raises(SourceError, match="in_accel_scale: more than the 4096"):
+        read_scan_layout(dev)
 
 
 def test_nothing_enabled(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import memory_cap
 
 from fedwear.errors import DatasetError
 from fedwear.ingest.recordings import (
@@ -149,6 +150,21 @@ def test_truncated_and_half_missing_mobifall(tmp_path: Path) -> None:
     write_mobifall(acc, ["1000, 1, 2, 3", "3000, 1, 2, 3"])
     (tmp_path / "FOL_gyro_9_1.txt").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(DatasetError, match="not UTF-8"):
+        read_mobifall(acc, 100.0)
+
+
+def test_a_text_file_without_end_is_refused_at_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial's half replaced by /dev/zero: stat() gives it size 0, so the size check
+    passed and the read ran until memory did ("missing half", before, for not being a
+    regular file). The limit is lowered here to keep the test light."""
+    import fedwear.ingest.recordings as recordings
+
+    monkeypatch.setattr(recordings, "_MAX_TEXT_BYTES", 1 << 20)
+    acc = write_mobifall(tmp_path / "FOL_acc_9_1.txt", ["1000, 1, 2, 3", "3000, 1, 2, 3"])
+    (tmp_path / "FOL_gyro_9_1.txt").symlink_to("/dev/zero")
+    with memory_cap(), pytest.raises(DatasetError, match=r"FOL_gyro_9_1\.txt: holds more than"):
         read_mobifall(acc, 100.0)
 
 
@@ -316,6 +332,10 @@ def test_unknown_files_and_folders(tmp_path: Path) -> None:
         recordings_in(tmp_path)
     with pytest.raises(DatasetError, match="no such file"):
         recordings_in(tmp_path / "absent")
+    # Not a folder, so a file to read (it said "no recordings in this folder").
+    assert recordings_in(Path("/dev/null")) == [Path("/dev/null")]
+    with pytest.raises(DatasetError, match="/dev/null: unknown recording type"):
+        read_recording(Path("/dev/null"), RATES)
 
 
 @pytest.mark.shared

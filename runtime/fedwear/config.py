@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from .bounded import read_at_most
 from .errors import ConfigError
 
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -285,11 +286,11 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     data: dict[str, Any] = {}
     if path is not None:
         try:
-            raw = path.read_bytes()
+            raw = read_at_most(path, MAX_CONFIG_BYTES)
         except OSError as exc:
             raise ConfigError(f"cannot read {path}: {exc.strerror}", code="unreadable") from None
         if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes", code="too-large")
+            raise ConfigError(f"{path} holds more than {MAX_CONFIG_BYTES} bytes", code="too-large")
         try:
             data = tomllib.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -11,6 +11,7 @@ __all__ = ["EventLog", "JsonLinesSink", "NullSink", "read_event_log"]
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -53,7 +54,11 @@ class EventLog:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-            self._end_torn_line()
+            # /dev/null, a FIFO or a terminal take the lines but have nothing to mend or
+            # to sync (fsync gives EINVAL there).
+            self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
+            if self._regular:
+                self._end_torn_line()
         except OSError as exc:
             raise SourceError(
                 f"cannot open the event log {path}: {exc.strerror}", code="event-log"
@@ -71,7 +76,8 @@ class EventLog:
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.fsync(self._fd)
+            if self._regular:
+                os.fsync(self._fd)
             os.close(self._fd)
             self._fd = -1
 

@@ -22,6 +22,7 @@ from typing import Any
 from bumble.keys import KeyStore, PairingKeys
 
 from ..atomic import write_atomically
+from ..bounded import read_at_most
 
 log = logging.getLogger("fedwear.ble")
 
@@ -39,8 +40,7 @@ class BondStore(KeyStore):
         if self._bonds is not None:
             return self._bonds
         try:
-            with self.path.open("rb") as f:
-                raw = f.read(MAX_BOND_FILE + 1)
+            raw = read_at_most(self.path, MAX_BOND_FILE)
         except FileNotFoundError:
             self._bonds = {}
             return self._bonds

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bounded import read_at_most
 from ..errors import ConfigError, ModelError
 
 CARD_FORMAT = "fedwear-model-card/1"
@@ -164,9 +165,10 @@ def _tensor(d: Any, where: str) -> TensorSpec:
 def load_card(path: Path) -> ModelCard:
     """Read and check a card; every problem is a ModelError that names the file and key."""
     try:
-        if path.stat().st_size > MAX_CARD_BYTES:
-            raise ModelError("card larger than 1 MiB", path=str(path), code="card")
-        data = json.loads(path.read_bytes())
+        raw = read_at_most(path, MAX_CARD_BYTES)
+        if len(raw) > MAX_CARD_BYTES:
+            raise ModelError("card holds more than 1 MiB", path=str(path), code="card")
+        data = json.loads(raw)
     except FileNotFoundError:
         raise ModelError("model card not found", path=str(path), code="missing") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

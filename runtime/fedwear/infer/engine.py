@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounded import read_at_most
 from ..errors import ModelError
 from .card import ModelCard, TensorSpec, load_card
 
@@ -211,12 +212,9 @@ class QuantizedModel:
 def _read_model(card: ModelCard) -> bytes:
     path = card.model_path
     try:
-        size = path.stat().st_size
-        if size > MAX_MODEL_BYTES:
-            raise ModelError(
-                f"model file is {size} bytes (limit {MAX_MODEL_BYTES})", path=str(path)
-            )
-        content = path.read_bytes()
+        content = read_at_most(path, MAX_MODEL_BYTES)
+        if len(content) > MAX_MODEL_BYTES:
+            raise ModelError(f"model file holds more than {MAX_MODEL_BYTES} bytes", path=str(path))
     except FileNotFoundError:
         raise ModelError("model file not found", path=str(path), code="missing") from None
     except OSError as exc:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..bounded import read_at_most
 from ..errors import DecodeError, SourceError
 from .base import SourceKind, StreamSpec
 from .intake import IntakeThread
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..ringbuf import Ring
 
+SYSFS_PAGE = 4096  # the most a sysfs attribute read returns
 _TYPE = re.compile(r"^(be|le):([su])(\d+)/(\d+)(?:X(\d+))?>>(\d+)$")
 
 
@@ -63,10 +65,17 @@ def parse_scan_type(text: str, where: str = "") -> tuple[bool, bool, int, int, i
 
 
 def _read(path: Path) -> str:
+    """A sysfs attribute: the kernel serves at most a page, so more is not one."""
     try:
-        return path.read_text().strip()
+        raw = read_at_most(path, SYSFS_PAGE)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}", code="sysfs") from exc
+    try:
+        if len(raw) > SYSFS_PAGE:
+            raise ValueError(f"more than the {SYSFS_PAGE} bytes of a sysfs attribute")
+        return raw.decode("utf-8").strip()
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise SourceError(f"cannot read {path}: {exc}", code="sysfs") from None
 
 
 def _attribute(device: Path, name: str, attr: str, default: float) -> float:

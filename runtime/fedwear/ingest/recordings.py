@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bounded import read_at_most
 from ..errors import DatasetError
 
 G = 9.80665
@@ -99,14 +100,14 @@ def resample(t_ns: np.ndarray, values: np.ndarray, rate_hz: float) -> tuple[np.n
 
 def _text_lines(path: Path) -> list[str]:
     try:
-        size = path.stat().st_size
-        if size > _MAX_TEXT_BYTES:
+        raw = read_at_most(path, _MAX_TEXT_BYTES)
+        if len(raw) > _MAX_TEXT_BYTES:
             raise DatasetError(
-                f"{size} bytes is larger than the {_MAX_TEXT_BYTES} accepted",
+                f"holds more than the {_MAX_TEXT_BYTES} bytes accepted",
                 path=str(path),
                 code="too-large",
             )
-        return path.read_text(encoding="utf-8", errors="strict").splitlines()
+        return raw.decode("utf-8", errors="strict").splitlines()
     except UnicodeDecodeError as exc:
         raise DatasetError(f"not UTF-8 text (byte {exc.start})", path=str(path)) from None
     except OSError as exc:
@@ -175,7 +176,7 @@ def read_mobifall(path: Path, imu_rate_hz: float) -> Recording:
     else:
         raise DatasetError("a MobiFall file name has '_acc_' or '_gyro_'", path=str(path))
     for p in (acc_path, gyro_path):
-        if not p.is_file():
+        if not p.exists():  # a FIFO or a device is read, and refused there
             raise DatasetError("missing half of a MobiFall trial", path=str(p), code="missing")
     ta, acc = _mobifall_rows(acc_path)
     tg, gyro = _mobifall_rows(gyro_path)
@@ -588,7 +589,7 @@ def recordings_in(path: Path) -> list[Path]:
     """The recordings under a file or folder, one path per recording, sorted."""
     if not path.exists():
         raise DatasetError("no such file or folder", path=str(path), code="missing")
-    if path.is_file():
+    if not path.is_dir():  # a file, or /dev/null, a FIFO: its reader says what it is
         return [path]
     found = sorted([*path.rglob("*.edf"), *path.rglob("*.hea"), *path.rglob("*_acc_*.txt")])
     if not found:
