@@ -49,6 +49,16 @@ def replay(path: Path, window_s: float, hop_s: float) -> tuple[SeenSamples, dict
     return seen, rates
 
 
+@pytest.mark.parametrize("suffix", [".hea", ".dat", ".atr"])
+def test_a_wfdb_record_replays_from_any_of_its_files(data_dir: Path, suffix: str) -> None:
+    """read_recording takes a record by any of its files; the replay knew only .hea and
+    gave the others no streams: 0 samples, and exit code 0."""
+    pytest.importorskip("wfdb")
+    seen, _ = replay((data_dir / "mitbih" / "119_60s").with_suffix(suffix), 4.0, 1.0)
+    assert set(seen.seen) == {"ecg", "hr"}
+    assert sum(len(t) for t in seen.seen["ecg"]) > 10_000
+
+
 @pytest.mark.parametrize(("window_s", "hop_s"), [(4.0, 1.0), (3.0, 0.7), (2.0, 2.0)])
 def test_every_sample_reaches_the_detectors_once(window_s: float, hop_s: float) -> None:
     path = bundled_recording()

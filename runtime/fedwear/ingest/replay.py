@@ -26,7 +26,15 @@ if TYPE_CHECKING:
     from ..ringbuf import FrameRing
 
 # Which streams each recording format can carry (the rest stay empty).
-_FORMAT_STREAMS = {".edf": ("imu", "ppg", "ecg", "hr"), ".hea": ("ecg", "hr"), ".txt": ("imu",)}
+# A WFDB record may be named by any of its files, as read_recording accepts them.
+_WFDB_STREAMS = ("ecg", "hr")
+_FORMAT_STREAMS = {
+    ".edf": ("imu", "ppg", "ecg", "hr"),
+    ".hea": _WFDB_STREAMS,
+    ".dat": _WFDB_STREAMS,
+    ".atr": _WFDB_STREAMS,
+    ".txt": ("imu",),
+}
 
 
 def bundled_recording() -> Path:
