@@ -209,6 +209,16 @@ def test_a_header_that_lies_is_a_dataset_error_before_any_sample_is_read(
         mitbih_reference(tmp_path / "119_60s.hea")
 
 
+def test_a_record_header_without_end_is_refused(tmp_path: Path, data_dir: Path) -> None:
+    """wfdb reads a header whole: /dev/zero in its place was read until memory ran out."""
+    pytest.importorskip("wfdb", reason="the wfdb extra is not installed (as on the device)")
+    for name in ("119_60s.dat", "119_60s.atr"):
+        shutil.copyfile(data_dir / "mitbih" / name, tmp_path / name)
+    (tmp_path / "119_60s.hea").symlink_to("/dev/zero")
+    with memory_cap(), pytest.raises(DatasetError, match=r"119_60s\.hea: holds more than"):
+        read_recording(tmp_path / "119_60s.hea", RATES)
+
+
 def test_an_undefined_annotation_label_is_a_dataset_error(tmp_path: Path, data_dir: Path) -> None:
     """A label byte changed to a code WFDB does not define reads as a NaN symbol, and the
     beat would leave the reference unseen: the file is refused at that sample."""

@@ -50,6 +50,7 @@ AAMI_OF_SYMBOL = {
 BEAT_SYMBOLS = frozenset(AAMI_OF_SYMBOL)
 PREFERRED_LEAD = "MLII"
 _MAX_TEXT_BYTES = 256 * 1024 * 1024
+_MAX_HEADER_BYTES = 1 << 20  # MIT-BIH's are under 1 KiB; a multi-segment one lists segments
 
 
 @dataclass
@@ -405,20 +406,33 @@ def read_wfdb_header(path: Path) -> Any:
     of billions would otherwise be allocated before the short file is noticed)."""
     wfdb = import_wfdb(path)
     base = path.with_suffix("")
+    hea = path.with_suffix(".hea")
+    # wfdb reads the header whole: bound it first (/dev/zero in its place was read until
+    # memory ran out).
+    try:
+        text = read_at_most(hea, _MAX_HEADER_BYTES)
+    except OSError as exc:
+        raise DatasetError(exc.strerror or str(exc), path=str(hea), code="unreadable") from None
+    if len(text) > _MAX_HEADER_BYTES:
+        raise DatasetError(
+            f"holds more than the {_MAX_HEADER_BYTES} bytes a record header may",
+            path=str(hea),
+            code="too-large",
+        )
     try:
         header = wfdb.rdheader(str(base))
     except Exception as exc:  # wfdb raises bare errors on bad files
         raise DatasetError(
-            f"unreadable record header ({type(exc).__name__}: {exc})", path=str(base) + ".hea"
+            f"unreadable record header ({type(exc).__name__}: {exc})", path=str(hea)
         ) from None
     fs = header.fs
-    written = _written_frequency(path.with_suffix(".hea"))
+    written = _written_frequency(text)
     if not math.isfinite(fs) or fs <= 0 or (written is not None and written != fs):
         # wfdb reads a field like "-360" as its default of 250 Hz, without a word
         raise DatasetError(
             f"sampling frequency {written if written is not None else fs!r} in the header "
             "is not a positive number",
-            path=str(base) + ".hea",
+            path=str(hea),
         )
     if getattr(header, "seg_name", None) or not header.sig_len:
         return header  # a multi-segment record, or no length claimed: wfdb measures the file
@@ -439,15 +453,10 @@ def read_wfdb_header(path: Path) -> Any:
     return header
 
 
-def _written_frequency(hea: Path) -> float | None:
+def _written_frequency(header_text: bytes) -> float | None:
     """The sampling frequency as the record line writes it (``360`` of ``101 2 360
     650000``, before any ``/counter``), NaN where it is not a number; None where absent."""
-    try:
-        with hea.open("rb") as f:
-            head = f.read(64 * 1024)  # the record line comes first, after any comments
-    except OSError as exc:
-        raise DatasetError(exc.strerror or str(exc), path=str(hea), code="unreadable") from None
-    for line in head.decode("latin-1").splitlines():
+    for line in header_text.decode("latin-1").splitlines():
         fields = line.split("#", 1)[0].split()
         if fields:
             if len(fields) < 3:
