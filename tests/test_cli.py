@@ -204,9 +204,14 @@ def test_boot_failures_log_one_clear_line_and_exit_for_systemd(tmp_path: Path) -
         ),
         (["run", "--duration", "-1"], "--duration: must be a finite number above zero: -1"),
         (["listen", "--transport", "usb:0", "--count", "two"], "--count: not a number: 'two'"),
+        (
+            ["listen", "--transport", "usb:0", "--address", "zz"],
+            "--address: not a Bluetooth address",
+        ),
+        (["listen", "--transport", "usb:0", "--address", "C3:38:55:1D:AE"], "not a Bluetooth"),
     ],
 )
-def test_counts_and_durations_must_be_positive(
+def test_bad_option_values_are_usage_errors(
     args: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stopped:

@@ -6,6 +6,7 @@ __all__ = ["main"]
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import time
@@ -35,6 +36,19 @@ def _positive(kind: type[int] | type[float], *, or_zero: bool = False) -> Any:
         return value
 
     return parse
+
+
+_BLE_ADDRESS = re.compile(r"(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}")
+
+
+def _ble_address(text: str) -> str:
+    """An argparse type: six hex bytes with colons, refused here rather than after the
+    Bluetooth stack has opened the controller (where bumble said "non-hexadecimal")."""
+    if not _BLE_ADDRESS.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"not a Bluetooth address like C3:38:55:1D:AE:8A: {text!r}"
+        )
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,7 +134,9 @@ def _parser() -> argparse.ArgumentParser:
         help="bluez or bluez:hci1 (the host's own Bluetooth, through bluetoothd), or a "
         "controller of our own as a bumble transport: usb:0, serial:/dev/ttyUSB0, hci-socket:0",
     )
-    lis.add_argument("--address", help="connect to this address instead of scanning")
+    lis.add_argument(
+        "--address", type=_ble_address, help="connect to this address instead of scanning"
+    )
     lis.add_argument("--count", type=_positive(int), help="stop after this many events")
     lis.add_argument("--timeout", type=_positive(float), help="stop after this many seconds")
     lis.add_argument(
