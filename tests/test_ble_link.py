@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -213,6 +214,68 @@ def test_fedwear_listen_names_the_problem_when_no_wearable_advertises(
     assert proc.returncode == 60
     lines = proc.stderr.strip().splitlines()
     assert lines[-1] == f"ERROR fedwear: ble: {radio[1]}: no fedwear wearable advertised within 2 s"
+
+
+def test_fedwear_listen_gives_up_on_an_address_nobody_answers_at(
+    radio: tuple[str, str], tmp_path: Path
+) -> None:
+    """bumble waits for a connection forever unless told otherwise: `--address` of a
+    wearable out of range left `fedwear listen` waiting past its --timeout."""
+    absent = "D0:00:00:00:00:09"
+    proc = subprocess.run(
+        _fedwear(
+            "listen",
+            "--transport",
+            radio[1],
+            "--address",
+            absent,
+            "--timeout",
+            "2",
+            "--bonds",
+            str(tmp_path / "bonds.json"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 60, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"ERROR fedwear: ble: {radio[1]}: no connection to {absent} within 2 s"
+    )
+
+
+def test_sigterm_ends_fedwear_listen_while_it_connects(
+    radio: tuple[str, str], tmp_path: Path
+) -> None:
+    """A signal sets the flag a subscribed central stops on; scanning, connecting and
+    pairing do not look at it, so they are cancelled after a grace (SIGTERM was ignored
+    until their own timeout, or for ever)."""
+    with subprocess.Popen(
+        _fedwear(
+            "listen",
+            "--transport",
+            radio[1],
+            "--address",
+            "D0:00:00:00:00:09",
+            "--bonds",
+            str(tmp_path / "bonds.json"),
+        ),
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait until it is connecting (slow on emulated machines)
+            if "connecting to" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("fedwear listen went on connecting after SIGTERM")
+    assert proc.returncode == 0, err
+    assert "interrupted before a wearable was subscribed" in err
+    assert "listen: 0 events" in err
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import re
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -277,6 +278,10 @@ def _ble_uplink(config: Any) -> Any:
     return uplink
 
 
+# How long a signalled `fedwear listen` may take to disconnect and return by itself.
+_LISTEN_GRACE_S = 5.0
+
+
 def _cmd_listen(args: argparse.Namespace) -> int:
     import asyncio
     import json
@@ -287,8 +292,18 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     async def receive() -> dict[str, int]:
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
+        receiving = asyncio.current_task()
+        assert receiving is not None
+
+        def interrupt() -> None:
+            # A subscribed central sees `done`, disconnects and returns its counts. One
+            # still scanning, connecting or pairing does not look: it is cancelled after
+            # a grace (it ignored SIGINT and SIGTERM until its own timeout, or for ever).
+            done.set()
+            loop.call_later(_LISTEN_GRACE_S, receiving.cancel)
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, done.set)
+            loop.add_signal_handler(sig, interrupt)
         if args.timeout is not None:
             loop.call_later(args.timeout, done.set)
         received = 0
@@ -300,6 +315,15 @@ def _cmd_listen(args: argparse.Namespace) -> int:
             if args.count is not None and received >= args.count:
                 done.set()
 
+        try:
+            return await session(show, done)
+        except asyncio.CancelledError:
+            log.info("listen: interrupted before a wearable was subscribed")
+            return {"messages": 0, "duplicates": 0, "rejected": 0}
+
+    async def session(
+        show: Callable[[dict[str, Any]], None], done: asyncio.Event
+    ) -> dict[str, int]:
         scan_s = args.timeout if args.timeout is not None else 30.0
         stack, _, adapter = args.transport.partition(":")
         if stack == "bluez":

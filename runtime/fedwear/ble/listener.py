@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bumble.core import UUID, AdvertisingData
+from bumble.core import TimeoutError as CoreTimeoutError
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.hci import Address
 from bumble.keys import MemoryKeyStore
@@ -58,6 +59,19 @@ async def _find_wearable(device: Device, timeout: float) -> Address:
     finally:
         device.remove_listener("advertisement", on_advertisement)
         await device.stop_scanning()
+
+
+async def _connect(device: Device, target: Address, timeout: float) -> Connection:
+    """bumble waits for a connection forever by default: a wearable out of range (or not
+    advertising) at ``--address`` left `fedwear listen` waiting, whatever its --timeout."""
+    try:
+        # bumble cancels the attempt at ``timeout``; the outer bound is for a controller
+        # that never confirms the cancel (bumble's virtual controllers do not).
+        return await asyncio.wait_for(device.connect(target, timeout=timeout), timeout + 2.0)
+    except (TimeoutError, CoreTimeoutError):
+        raise BleError(
+            f"no connection to {target} within {timeout:g} s", code="not-found"
+        ) from None
 
 
 async def _secure(device: Device, connection: Connection) -> None:
@@ -114,7 +128,7 @@ async def listen(
         await device.power_on()
         target = Address(address) if address else await _find_wearable(device, scan_timeout)
         log.info("BLE: connecting to %s", target)
-        connection = await device.connect(target)
+        connection = await _connect(device, target, scan_timeout)
         lost = asyncio.Event()
         connection.on("disconnection", lambda reason: lost.set())
         await _secure(device, connection)
