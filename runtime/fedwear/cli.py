@@ -318,8 +318,12 @@ def _cmd_listen(args: argparse.Namespace) -> int:
         try:
             return await session(show, done)
         except asyncio.CancelledError:
-            log.info("listen: interrupted before a wearable was subscribed")
-            return {"messages": 0, "duplicates": 0, "rejected": 0}
+            log.info(
+                "listen: cut short %g s after the signal (still scanning, connecting or "
+                "pairing, or the link did not close)",
+                _LISTEN_GRACE_S,
+            )
+            return {"messages": received, "duplicates": 0, "rejected": 0}
 
     async def session(
         show: Callable[[dict[str, Any]], None], done: asyncio.Event
