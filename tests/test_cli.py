@@ -110,7 +110,19 @@ def test_hub_emulator_to_fedwear_run_through_a_pty(tmp_path: Path) -> None:
     assert summary["events_by_detector"].get("saturation", 0) >= 1  # the PPG clipping
 
 
-def test_sigterm_ends_the_hub_emulator_while_it_settles(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "wait",
+    [
+        ("--settle", "3600"),
+        # A tiny pace: the first frame is due in 28 hours, or past what time.sleep takes
+        # (OverflowError); the pacing sleep sat out SIGTERM.
+        ("--speed", "1e-6"),
+        ("--speed", "1e-300"),
+    ],
+)
+def test_sigterm_ends_the_hub_emulator_while_it_waits(
+    tmp_path: Path, wait: tuple[str, str]
+) -> None:
     """A long --settle is a wait like --linger: SIGTERM ends it at once, not after it."""
     import os
     import signal
@@ -124,8 +136,7 @@ def test_sigterm_ends_the_hub_emulator_while_it_settles(tmp_path: Path) -> None:
             "hub-emulator",
             "--link",
             str(link),
-            "--settle",
-            "3600",
+            *wait,
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -139,7 +150,7 @@ def test_sigterm_ends_the_hub_emulator_while_it_settles(tmp_path: Path) -> None:
             _, err = emulator.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             emulator.kill()
-            pytest.fail("the hub emulator went on settling after SIGTERM")
+            pytest.fail(f"the hub emulator went on waiting ({' '.join(wait)}) after SIGTERM")
         finally:
             os.close(port)
     assert emulator.returncode == 0 and "sent 0 frames" in err, err

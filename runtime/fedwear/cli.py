@@ -361,16 +361,9 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _wait(seconds: float, stop: _StopFlag) -> None:
-    """Sleep ``seconds`` in short steps, so that SIGINT/SIGTERM ends the wait at once."""
-    deadline = time.monotonic() + seconds
-    while not stop() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def _cmd_hub_emulator(args: argparse.Namespace) -> int:
     from .config import load_config
-    from .ingest.emulator import HubEmulator, PtyLink
+    from .ingest.emulator import HubEmulator, PtyLink, sleep_unless
     from .ingest.recordings import read_recording
     from .ingest.replay import bundled_recording
 
@@ -389,10 +382,10 @@ def _cmd_hub_emulator(args: argparse.Namespace) -> int:
     try:
         if not link.wait_for_reader(stop):
             return ExitCode.OK
-        _wait(args.settle, stop)  # the host configures the port and flushes its input
+        sleep_unless(args.settle, stop)  # the host configures the port, flushes its input
         if not stop():
             sent = emulator.serve(link, args.speed, loop=args.loop, should_stop=stop)
-        _wait(args.linger, stop)  # the host drains what is in flight before unplugging
+        sleep_unless(args.linger, stop)  # the host drains what is in flight, then unplug
     finally:
         link.close()
     print(f"hub-emulator: sent {sent} frames", file=sys.stderr)

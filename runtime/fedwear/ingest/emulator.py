@@ -8,7 +8,7 @@ before anything is written, so no line discipline rewrites bytes.
 
 from __future__ import annotations
 
-__all__ = ["HubEmulator", "PtyLink"]
+__all__ = ["HubEmulator", "PtyLink", "sleep_unless"]
 
 import contextlib
 import errno
@@ -24,6 +24,17 @@ import numpy as np
 
 from .hub_protocol import SENSOR_IDS, encode_frame, frame_samples
 from .recordings import Recording
+
+
+def sleep_unless(seconds: float, should_stop: Callable[[], bool]) -> None:
+    """Sleep ``seconds`` in steps of at most 50 ms, ending early once ``should_stop()``:
+    a signal then ends the wait at once (time.sleep would sit it out, or overflow)."""
+    deadline = time.monotonic() + seconds
+    while not should_stop():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.05))
 
 
 class PtyLink:
@@ -124,12 +135,10 @@ class HubEmulator:
         start = time.monotonic()
         while True:
             for t_end, frame in self.frames(offset):
+                if speed > 0:  # a tiny pace makes a delay of days: SIGTERM must end it
+                    sleep_unless(start + t_end / 1e9 / speed - time.monotonic(), should_stop)
                 if should_stop():
                     return self.frames_sent
-                if speed > 0:
-                    delay = start + t_end / 1e9 / speed - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
                 try:
                     link.write(frame)
                 except OSError as exc:
