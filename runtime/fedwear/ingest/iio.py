@@ -70,11 +70,14 @@ def _read(path: Path) -> str:
         raw = read_at_most(path, SYSFS_PAGE)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}", code="sysfs") from exc
+    if len(raw) > SYSFS_PAGE:
+        raise SourceError(
+            f"cannot read {path}: more than the {SYSFS_PAGE} bytes of a sysfs attribute",
+            code="sysfs",
+        )
     try:
-        if len(raw) > SYSFS_PAGE:
-            raise ValueError(f"more than the {SYSFS_PAGE} bytes of a sysfs attribute")
         return raw.decode("utf-8").strip()
-    except ValueError as exc:  # UnicodeDecodeError too
+    except UnicodeDecodeError as exc:
         raise SourceError(f"cannot read {path}: {exc}", code="sysfs") from None
 
 

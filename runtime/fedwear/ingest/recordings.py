@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "AAMI_OF_SYMBOL",
     "BEAT_SYMBOLS",
+    "WFDB_SUFFIXES",
     "Recording",
     "heart_rate_from_beats",
     "import_wfdb",
@@ -49,6 +50,7 @@ AAMI_OF_SYMBOL = {
 }
 BEAT_SYMBOLS = frozenset(AAMI_OF_SYMBOL)
 PREFERRED_LEAD = "MLII"
+WFDB_SUFFIXES = (".hea", ".dat", ".atr")  # a record may be named by any of its files
 _MAX_TEXT_BYTES = 256 * 1024 * 1024
 _MAX_HEADER_BYTES = 1 << 20  # MIT-BIH's are under 1 KiB; a multi-segment one lists segments
 
@@ -583,7 +585,7 @@ def read_recording(path: Path, rates: dict[str, float], ecg_lead: str | None = N
     suffix = path.suffix.lower()
     if suffix == ".edf":
         return read_edf(path, rates)
-    if suffix in (".hea", ".dat", ".atr"):
+    if suffix in WFDB_SUFFIXES:
         return read_wfdb(path, rates, ecg_lead)
     if suffix == ".txt" and ("_acc_" in path.name or "_gyro_" in path.name):
         return read_mobifall(path, rates.get("imu", 100.0))

@@ -19,20 +19,16 @@ import numpy as np
 
 from ..ringbuf import make_frames
 from .base import STREAM_CHANNELS, Source, SourceKind, SourceStatus, StreamSpec
-from .recordings import Recording, read_recording, recordings_in
+from .recordings import WFDB_SUFFIXES, Recording, read_recording, recordings_in
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..ringbuf import FrameRing
 
 # Which streams each recording format can carry (the rest stay empty).
-# A WFDB record may be named by any of its files, as read_recording accepts them.
-_WFDB_STREAMS = ("ecg", "hr")
 _FORMAT_STREAMS = {
     ".edf": ("imu", "ppg", "ecg", "hr"),
-    ".hea": _WFDB_STREAMS,
-    ".dat": _WFDB_STREAMS,
-    ".atr": _WFDB_STREAMS,
+    **dict.fromkeys(WFDB_SUFFIXES, ("ecg", "hr")),  # the suffixes read_recording takes
     ".txt": ("imu",),
 }
 
