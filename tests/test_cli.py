@@ -116,12 +116,12 @@ def test_hub_emulator_to_fedwear_run_through_a_pty(tmp_path: Path) -> None:
         ("--settle", "3600"),
         # A tiny pace: the first frame is due in 28 hours, or past what time.sleep takes
         # (OverflowError); the pacing sleep sat out SIGTERM.
-        ("--speed", "1e-6"),
-        ("--speed", "1e-300"),
+        ("--settle", "0", "--speed", "1e-6"),
+        ("--settle", "0", "--speed", "1e-300"),
     ],
 )
 def test_sigterm_ends_the_hub_emulator_while_it_waits(
-    tmp_path: Path, wait: tuple[str, str]
+    tmp_path: Path, wait: tuple[str, ...]
 ) -> None:
     """A long --settle is a wait like --linger: SIGTERM ends it at once, not after it."""
     import os
@@ -145,7 +145,10 @@ def test_sigterm_ends_the_hub_emulator_while_it_waits(
         assert "serving" in emulator.stderr.readline()  # the link exists now
         port = os.open(link, os.O_RDWR | os.O_NOCTTY)  # a host opens the port
         try:
-            time.sleep(0.5)  # the emulator sees its reader and starts to settle
+            # Not a fixed delay: under load the emulator took longer than one to see its
+            # reader, and a SIGTERM before that tested nothing.
+            assert "opened the port" in emulator.stderr.readline()
+            time.sleep(0.3)  # into the wait (the settle, or the pace of the first frame)
             emulator.send_signal(signal.SIGTERM)
             _, err = emulator.communicate(timeout=30)
         except subprocess.TimeoutExpired:

@@ -380,12 +380,12 @@ def _cmd_hub_emulator(args: argparse.Namespace) -> int:
     )
     sent = 0
     try:
-        if not link.wait_for_reader(stop):
-            return ExitCode.OK
-        sleep_unless(args.settle, stop)  # the host configures the port, flushes its input
-        if not stop():
-            sent = emulator.serve(link, args.speed, loop=args.loop, should_stop=stop)
-        sleep_unless(args.linger, stop)  # the host drains what is in flight, then unplug
+        if link.wait_for_reader(stop):
+            print("hub-emulator: the host opened the port", file=sys.stderr, flush=True)
+            sleep_unless(args.settle, stop)  # the host configures the port, flushes its input
+            if not stop():
+                sent = emulator.serve(link, args.speed, loop=args.loop, should_stop=stop)
+            sleep_unless(args.linger, stop)  # the host drains what is in flight, then unplug
     finally:
         link.close()
     print(f"hub-emulator: sent {sent} frames", file=sys.stderr)
