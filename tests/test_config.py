@@ -38,6 +38,8 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ("[streams.hr]\nrate_hz = 1e-300\n", "streams.hr.rate_hz"),  # ran with a -292-year summary
         ("[detectors.flatline]\nstreams = ['imu', 'eeg']\n", "detectors.flatline.streams[1]"),
         ("[detectors.heart_rate]\nenabled = 1\n", "detectors.heart_rate.enabled"),
+        ("[detectors.silence]\nseconds = 0\n", "detectors.silence.seconds"),
+        ("[detectors.silence]\nseconds = nan\n", "detectors.silence.seconds"),
         ("[window]\nseconds = 2\nhop_seconds = 3\n", "window.hop_seconds"),
         ("window = 3\n", "window"),
         ("[ble]\nbacklog = 0\n", "ble.backlog"),

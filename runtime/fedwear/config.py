@@ -95,6 +95,14 @@ class DropoutConfig:
 
 
 @dataclass
+class SilenceConfig:
+    enabled: bool = True
+    # A live stream (uart, iio) that sends no sample for this long, or for 3 of its sample
+    # periods if those are longer, is a sensor fault (fedwear.detect.silence).
+    seconds: float = 5.0
+
+
+@dataclass
 class HeartRateConfig:
     enabled: bool = True
     min_bpm: float = 40.0
@@ -120,6 +128,7 @@ class DetectorsConfig:
     flatline: FlatlineConfig = field(default_factory=FlatlineConfig)
     saturation: SaturationConfig = field(default_factory=SaturationConfig)
     dropout: DropoutConfig = field(default_factory=DropoutConfig)
+    silence: SilenceConfig = field(default_factory=SilenceConfig)
     heart_rate: HeartRateConfig = field(default_factory=HeartRateConfig)
 
 
@@ -259,6 +268,7 @@ def validate(config: Config) -> Config:
     if det.flatline.tolerance < 0:
         raise ConfigError("must not be negative", key="detectors.flatline.tolerance")
     _positive(det.dropout.gap_factor, "detectors.dropout.gap_factor")
+    _positive(det.silence.seconds, "detectors.silence.seconds")
     hr = det.heart_rate
     if not 0 < hr.min_bpm < hr.max_bpm:
         raise ConfigError("need 0 < min_bpm < max_bpm", key="detectors.heart_rate")

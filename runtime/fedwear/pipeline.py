@@ -3,7 +3,8 @@
 Each stream has its own ring. A window is a peek of the oldest ``window`` frames (the
 ring itself is the history, no second buffer); after the detectors have seen it, ``hop``
 frames are skipped. The producer (C intake thread or replay) and this consumer never
-share anything but the ring.
+share anything but the ring. A live stream that stops sending delivers no window at all,
+so the loop also watches each ring's growth against the wall clock (detect.silence).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from .config import Config
 from .detect.base import Detector, Event, Window
+from .detect.silence import SilenceWatch
 from .ingest.base import Source, SourceStatus, StreamSpec
 from .ringbuf import FrameRing, Overflow, make_ring
 
@@ -158,19 +160,30 @@ def run_pipeline(
     flagged_before = {d.name: d.flagged_windows() for d in detectors}
     started = time.perf_counter()
     source.start(rings)
+    # Only a live source can fall silent: the wall clock says nothing about a recording
+    # (replayed as fast as the detectors allow), whose pauses are gaps in its timestamps.
+    live = source.replayed_s() is None
+    silence = (
+        SilenceWatch(specs, config.detectors.silence.seconds)
+        if live and config.detectors.silence.enabled
+        else None
+    )
     if on_ready is not None:
         on_ready()
     status = SourceStatus()
     busy = False
 
+    def emit(events: list[Event]) -> None:
+        for ev in events:
+            summary.events_by_detector[ev.detector] = (
+                summary.events_by_detector.get(ev.detector, 0) + 1
+            )
+            for sink in sinks:
+                sink.event(ev)
+
     def deliver(w: Window) -> None:
         for det in by_stream[w.stream]:
-            for ev in det.on_window(w):
-                summary.events_by_detector[ev.detector] = (
-                    summary.events_by_detector.get(ev.detector, 0) + 1
-                )
-                for sink in sinks:
-                    sink.event(ev)
+            emit(det.on_window(w))
 
     try:
         while not should_stop():
@@ -188,6 +201,8 @@ def run_pipeline(
                     sw.end_segment()
                 for det in detectors:
                     det.reset()
+            if silence is not None:
+                emit(silence.check(rings))
             if on_progress is not None:
                 on_progress(source.progress() or 0.0, summary)
             if status.ended:
