@@ -37,6 +37,7 @@ typedef struct {
     uint64_t lost_frames;    /* frames missing in those jumps */
     uint64_t lost_samples;   /* estimated samples missing (lost frames x samples per frame) */
     uint64_t out_of_order;   /* repeated or backwards sequence numbers (frame dropped) */
+    uint64_t restarts;       /* a sensor's sequence started over: the hub restarted */
 } fw_hub_stats_t;
 
 typedef struct fw_hub_decoder fw_hub_decoder;

@@ -1,9 +1,11 @@
 /* fw_hub: decoder for the fedwear sensor-hub protocol v1 (docs/hub-protocol.md).
  * Resynchronises on the next sync word after any malformed, corrupt or truncated frame. */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fw_decode.h"
 
@@ -13,14 +15,31 @@
 #define MAX_COUNT 255
 #define N_COUNTERS (sizeof(fw_hub_stats_t) / sizeof(uint64_t))
 
+/* A hub that restarts (a brown-out, its own watchdog, a firmware update) starts its
+ * sequence numbers, and usually its clock, over. Its frames then look repeated or
+ * backwards, and were dropped until the new sequence caught up with the old one: up to
+ * 32767 frames per sensor, nine hours of a 1 Hz heart-rate stream. This many frames in a
+ * row that continue one another, and not the old sequence, are a restart. */
+#define RESTART_RUN 3
+
 enum { C_BYTES, C_FRAMES, C_SAMPLES, C_CRC, C_BAD, C_GARBAGE, C_UNKNOWN, C_GAPS, C_LOST_FRAMES,
-       C_LOST_SAMPLES, C_OUT_OF_ORDER };
-_Static_assert(N_COUNTERS == C_OUT_OF_ORDER + 1, "counter enum mirrors fw_hub_stats_t");
+       C_LOST_SAMPLES, C_OUT_OF_ORDER, C_RESTARTS };
+_Static_assert(N_COUNTERS == C_RESTARTS + 1, "counter enum mirrors fw_hub_stats_t");
+
+/* What the decoder remembers of one sensor's frames. */
+typedef struct {
+    uint8_t have_seq;   /* a frame was delivered: last_seq, last_t and last_wall hold */
+    uint16_t last_seq;  /* sequence number of the last frame delivered */
+    uint8_t run;        /* frames in a row outside the sequence that continue one another */
+    uint16_t run_seq;   /* the last of them */
+    int64_t offset;     /* added to the hub's timestamps: nonzero after a restart */
+    int64_t last_t;     /* time of the last sample delivered (offset included) */
+    int64_t last_wall;  /* CLOCK_MONOTONIC ns when it was delivered */
+} sensor_state;
 
 struct fw_hub_decoder {
     fw_ring *rings[FW_HUB_MAX_SENSORS];
-    uint16_t last_seq[FW_HUB_MAX_SENSORS];
-    uint8_t have_seq[FW_HUB_MAX_SENSORS];
+    sensor_state sensors[FW_HUB_MAX_SENSORS];
     _Atomic uint64_t counters[N_COUNTERS];
     size_t start, end; /* unread bytes are buf[start, end) */
     uint8_t buf[BUF_SIZE];
@@ -106,23 +125,53 @@ void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out) {
     memcpy(out, v, sizeof v);
 }
 
-/* Sequence bookkeeping; returns 0 when the frame repeats or goes backwards. */
-static int accept_sequence(fw_hub_decoder *d, uint8_t sensor, uint16_t seq, uint8_t count) {
-    if (d->have_seq[sensor]) {
-        uint16_t gap = (uint16_t)(seq - (uint16_t)(d->last_seq[sensor] + 1));
-        if (gap >= 0x8000) {
-            bump(d, C_OUT_OF_ORDER, 1);
-            return 0;
-        }
+static int64_t monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+enum verdict { DROP, KEEP, RESTART };
+
+/* Sequence bookkeeping for a frame whose first sample falls at t0 (offset included).
+ * The next number, or a jump ahead with time moving on (lost frames), is kept. A repeat,
+ * a step back, or a jump ahead while time runs back is dropped as out of order, unless
+ * it completes a run of RESTART_RUN such frames: then the hub restarted. */
+static enum verdict judge_sequence(fw_hub_decoder *d, sensor_state *s, uint16_t seq,
+                                   uint8_t count, int64_t t0) {
+    if (!s->have_seq) return KEEP;
+    uint16_t gap = (uint16_t)(seq - (uint16_t)(s->last_seq + 1));
+    if (gap == 0 || (gap < 0x8000 && t0 > s->last_t)) {
+        s->run = 0;
         if (gap > 0) {
             bump(d, C_GAPS, 1);
             bump(d, C_LOST_FRAMES, gap);
             bump(d, C_LOST_SAMPLES, (uint64_t)gap * count);
         }
+        return KEEP;
     }
-    d->have_seq[sensor] = 1;
-    d->last_seq[sensor] = seq;
-    return 1;
+    s->run = (s->run > 0 && seq == (uint16_t)(s->run_seq + 1)) ? (uint8_t)(s->run + 1) : 1;
+    s->run_seq = seq;
+    if (s->run < RESTART_RUN) {
+        bump(d, C_OUT_OF_ORDER, 1);
+        return DROP;
+    }
+    s->run = 0;
+    bump(d, C_RESTARTS, 1);
+    return RESTART;
+}
+
+/* After a restart the stream's time goes on from its last sample plus the wall-clock time
+ * since it (at least one period), so it never runs backwards and the outage shows as a
+ * gap of about its length. Returns the new offset, or the old one when the shifted times
+ * would not fit an int64. */
+static int64_t restart_offset(const sensor_state *s, uint64_t t0u, uint32_t period,
+                              uint8_t count, int64_t now) {
+    int64_t step = now - s->last_wall;
+    if (step < (int64_t)period) step = (int64_t)period;
+    int64_t span = (int64_t)period * count; /* at most 2^32 x 255: no overflow */
+    if (s->last_t < 0 || s->last_t > INT64_MAX - step - span) return s->offset;
+    return s->last_t + step - (int64_t)t0u; /* both in [0, INT64_MAX]: no overflow */
 }
 
 /* A CRC-valid frame: check the payload layout and write its samples to the ring.
@@ -138,7 +187,8 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len) {
         len != PAYLOAD_FIXED + 4u * channels + 2u * channels * count) {
         return 0;
     }
-    if (t0u > (uint64_t)INT64_MAX - (uint64_t)period * count) return 0;
+    uint64_t span = (uint64_t)period * count;
+    if (t0u > (uint64_t)INT64_MAX - span) return 0;
     float scale[FW_HUB_MAX_CHANNELS];
     for (unsigned c = 0; c < channels; c++) {
         uint32_t bits = le32(p + PAYLOAD_FIXED + 4 * c);
@@ -151,13 +201,29 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len) {
     }
     fw_ring *ring = d->rings[sensor];
     if (fw_ring_channels(ring) != channels) return 0;
-    if (!accept_sequence(d, sensor, le16(f + 4), count)) return 1;
+    sensor_state *st = &d->sensors[sensor];
+    /* The hub's time shifted by this sensor's offset; a frame it would push past INT64_MAX
+     * is malformed, as one whose own timestamps overflow is. */
+    if (st->offset > 0 && (int64_t)t0u > INT64_MAX - (int64_t)span - st->offset) return 0;
+    int64_t t0 = (int64_t)t0u + st->offset;
+    uint16_t seq = le16(f + 4);
+    int64_t now = monotonic_ns();
+    switch (judge_sequence(d, st, seq, count, t0)) {
+    case DROP:
+        return 1;
+    case RESTART:
+        st->offset = restart_offset(st, t0u, period, count, now);
+        t0 = (int64_t)t0u + st->offset;
+        break;
+    case KEEP:
+        break;
+    }
 
     const uint8_t *s = p + PAYLOAD_FIXED + 4 * channels;
     size_t fs = fw_ring_frame_size(channels);
     for (unsigned i = 0; i < count; i++) {
         unsigned char *frame = d->frames + i * fs;
-        int64_t ts = (int64_t)(t0u + (uint64_t)period * i);
+        int64_t ts = t0 + (int64_t)period * i;
         memcpy(frame, &ts, sizeof ts);
         for (unsigned c = 0; c < channels; c++, s += 2) {
             float v = (float)(int16_t)le16(s) * scale[c];
@@ -165,6 +231,10 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len) {
         }
     }
     fw_ring_write(ring, d->frames, count); /* overflow is counted by the ring */
+    st->have_seq = 1;
+    st->last_seq = seq;
+    st->last_t = t0 + (int64_t)period * (count - 1);
+    st->last_wall = now;
     bump(d, C_FRAMES, 1);
     bump(d, C_SAMPLES, count);
     return 1;

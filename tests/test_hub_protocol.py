@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -88,13 +89,53 @@ def test_valid_crc_with_inconsistent_payload_is_a_bad_frame() -> None:
     assert dec.stats()["bad_frames"] == 1 and len(imu) == 0
 
 
+def frames(*seqs: int, start: int = 0) -> bytes:
+    """IMU frames with these sequence numbers, each 10 ms after the last, from ``start`` ms."""
+    raw = np.arange(60, dtype=np.int16).reshape(10, 6)
+    return b"".join(
+        encode_frame(IMU, seq, 1_000_000 * (start + 10 * i), 1_000_000, SCALES, raw + i)
+        for i, seq in enumerate(seqs)
+    )
+
+
 def test_sequence_gaps_count_lost_samples_and_repeats_are_dropped() -> None:
     dec, imu, _ = decoder()
-    dec.feed(imu_frame(0) + imu_frame(1) + imu_frame(4) + imu_frame(4) + imu_frame(3))
+    dec.feed(imu_frame(0) + imu_frame(1, 10) + imu_frame(4, 40) + imu_frame(4, 40))
+    dec.feed(imu_frame(3, 30))
     s = dec.stats()
     assert s["seq_gaps"] == 1 and s["lost_frames"] == 2 and s["lost_samples"] == 20
-    assert s["out_of_order"] == 2
+    assert s["out_of_order"] == 2 and s["restarts"] == 0
     assert len(imu) == 30
+
+
+@pytest.mark.parametrize("old_start", [0, 40_000])
+def test_a_hub_that_restarts_is_followed_not_dropped(old_start: int) -> None:
+    """A restarted hub counts from 0 again, on a clock from 0 again. Its frames used to
+    be dropped until the count caught up (old_start 0: behind the old count), or kept
+    with the old count's distance as lost frames (40000: ahead of it, modulo 2^16)."""
+    dec, imu, _ = decoder()
+    old = [(old_start + k) % 65536 for k in range(50)]
+    dec.feed(frames(*old, start=100_000))  # the hub has run for 100 s
+    before = imu.read(1000)
+    time.sleep(0.3)  # rebooting
+    dec.feed(frames(*range(40)))
+    after = imu.read(1000)
+    s = dec.stats()
+    assert s["restarts"] == 1 and s["lost_frames"] == 0
+    assert s["out_of_order"] == 2  # the new count's first two frames: not yet a restart
+    assert len(after) == 380 and np.all(np.diff(after["t"]) == 1_000_000)
+    # Time goes on from the last sample, by the wall-clock time the reboot took.
+    gap = int(after["t"][0] - before["t"][-1])
+    assert 300_000_000 <= gap < 60_000_000_000
+    np.testing.assert_allclose(after["v"], before["v"][20:400])  # frames 2 to 39
+
+
+def test_a_burst_of_repeats_is_not_a_restart() -> None:
+    dec, imu, _ = decoder()
+    dec.feed(frames(0, 1, 2, 3, 4, 5) + frames(2, 2, 4, 3, start=20) + frames(6, start=60))
+    s = dec.stats()
+    assert s["restarts"] == 0 and s["out_of_order"] == 4 and s["seq_gaps"] == 0
+    assert len(imu) == 70
 
 
 def test_sequence_numbers_wrap_without_a_gap() -> None:

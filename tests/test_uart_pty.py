@@ -58,6 +58,35 @@ def test_emulated_hub_recording_arrives_through_the_tty(data_dir: Path) -> None:
     source.close()
 
 
+def test_a_hub_that_restarts_keeps_streaming_through_the_tty(data_dir: Path) -> None:
+    """The hub restarts (power, its watchdog): count and clock start from 0 again on the
+    same port. Everything from its third frame on arrives, on a time that goes on."""
+    rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 100.0)
+    t = rec.streams["imu"][0]
+    link = PtyLink()
+    source = UartSource(link.path, 921600, {"imu": 100.0})
+    ring = Ring(4096, 6)
+    source.start({"imu": ring})
+    try:
+        HubEmulator(rec).serve(link, 0)
+        assert wait_until(lambda: len(ring) >= len(t))
+        time.sleep(0.2)
+        HubEmulator(rec).serve(link, 0)  # a new emulator: the restarted hub
+        assert wait_until(lambda: len(ring) >= 2 * len(t) - 20)
+        got = ring.read(4096)
+        counters = source.counters()
+    finally:
+        source.close()
+        link.close()
+    assert len(got) == 2 * len(t) - 20  # 10 samples a frame; two frames to see the restart
+    assert counters["restarts"] == 1 and counters["out_of_order"] == 2
+    assert counters["lost_frames"] == 0
+    assert np.all(np.diff(got["t"]) > 0)
+    again = got["t"][len(t) :]
+    assert np.array_equal(again - again[0], t[20:] - t[20])
+    np.testing.assert_array_equal(got["v"][len(t) :], got["v"][20 : len(t)])
+
+
 WRITER = textwrap.dedent("""
     import os, sys, time
     import numpy as np

@@ -1,5 +1,6 @@
 /* Intake tests: hub frames with noise between them go through a pipe into the C intake
- * thread; the consumer (with a 200 ms stall) must see every sample once, in order. */
+ * thread; the consumer (with a 200 ms stall) must see every sample once, in order. And
+ * the hub decoder's restart handling at the ends of int64 time (under UBSan in `asan`). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -145,8 +146,53 @@ static void test_stop_while_idle(void) {
     CHECK(fw_intake_start_hub(-1, dec) == NULL && errno == EINVAL);
 }
 
+static size_t feed(fw_hub_decoder *dec, uint16_t seq, int64_t t0) {
+    uint8_t buf[512];
+    size_t n = encode(buf, seq, t0, 0);
+    fw_hub_decoder_feed(dec, buf, n);
+    return n;
+}
+
+/* A restart whose shifted times would pass INT64_MAX keeps the hub's own times; a frame
+ * that the offset of an earlier restart would push past INT64_MAX is a bad frame. */
+static void test_restart_at_the_edges_of_time(void) {
+    size_t cap = 256;
+    void *mem = malloc(fw_ring_memory_size(cap, CH));
+    fw_ring *ring = fw_ring_init(mem, fw_ring_memory_size(cap, CH), cap, CH, FW_DROP_OLDEST);
+    fw_ring *rings[2] = {NULL, ring};
+    fw_hub_decoder *dec = fw_hub_decoder_new(rings, 2);
+    const int64_t span = PER_FRAME * 1000000;
+    const int64_t late = INT64_MAX - span; /* the last t0 a frame may have */
+    feed(dec, 500, late);
+    for (uint16_t seq = 0; seq < 3; seq++) feed(dec, seq, (int64_t)seq * span);
+    fw_hub_stats_t hs;
+    fw_hub_stats(dec, &hs);
+    CHECK(hs.restarts == 1 && hs.out_of_order == 2 && hs.frames == 2 && hs.bad_frames == 0);
+    struct {
+        int64_t ts;
+        float v[CH];
+    } out[2 * PER_FRAME];
+    CHECK(fw_ring_read(ring, out, 2 * PER_FRAME) == 2 * PER_FRAME);
+    CHECK(out[0].ts == late && out[PER_FRAME].ts == 2 * span); /* no shift: it would overflow */
+
+    /* From t0 = 0, a restart shifts time forward to about the old last sample... */
+    fw_hub_decoder *dec2 = fw_hub_decoder_new(rings, 2);
+    feed(dec2, 7, late - 4 * span - 1000000000);
+    for (uint16_t seq = 0; seq < 3; seq++) feed(dec2, seq, (int64_t)seq * span);
+    fw_hub_stats(dec2, &hs);
+    CHECK(hs.restarts == 1 && hs.frames == 2);
+    /* ...so a later frame of the new count near INT64_MAX cannot be shifted: bad frame. */
+    feed(dec2, 3, late);
+    fw_hub_stats(dec2, &hs);
+    CHECK(hs.bad_frames == 1 && hs.frames == 2);
+    fw_hub_decoder_free(dec);
+    fw_hub_decoder_free(dec2);
+    free(mem);
+}
+
 int main(void) {
     test_stall_loses_nothing();
+    test_restart_at_the_edges_of_time();
     test_stop_while_idle();
     printf("test_intake: %s\n", failures ? "FAILED" : "ok");
     return failures != 0;
