@@ -39,6 +39,7 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ("[detectors.flatline]\nstreams = ['imu', 'eeg']\n", "detectors.flatline.streams[1]"),
         ("[detectors.heart_rate]\nenabled = 1\n", "detectors.heart_rate.enabled"),
         ("[detectors.silence]\nseconds = 0\n", "detectors.silence.seconds"),
+        ("[ring]\nseconds = 1" + "0" * 400 + "\n", "ring.seconds"),  # OverflowError in float()
         ("[detectors.silence]\nseconds = nan\n", "detectors.silence.seconds"),
         ("[window]\nseconds = 2\nhop_seconds = 3\n", "window.hop_seconds"),
         ("window = 3\n", "window"),
@@ -55,6 +56,15 @@ def test_errors_name_the_key(tmp_path: Path, text: str, key: str) -> None:
     assert info.value.key == key
 
 
+def test_a_long_wrong_value_is_shortened_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "long.toml"
+    path.write_text(f"[source]\nkind = '{'u' * 100_000}'\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == "source.kind" and len(str(info.value)) < 200
+    assert str(info.value).endswith("uuu...")
+
+
 def test_unreadable_or_broken_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
@@ -68,6 +78,10 @@ def test_unreadable_or_broken_files(tmp_path: Path) -> None:
     # A size from stat() is no bound: /dev/zero has none, and was read until memory ran out.
     with memory_cap(), pytest.raises(ConfigError, match="/dev/zero holds more than"):
         load_config(Path("/dev/zero"))
+    # Integers past Python's 4300-digit limit for int(str): tomllib raised ValueError.
+    path.write_text("[ring]\nseconds = 1" + "0" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"not valid TOML.*4300 digits"):
+        load_config(path)
     # Nesting deeper than tomllib recurses: an error, not a RecursionError.
     for nested in ("[" * 50_000 + "]" * 50_000, "{a = " * 20_000 + "1" + "}" * 20_000):
         path.write_text(f"x = {nested}\n")

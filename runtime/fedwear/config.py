@@ -191,13 +191,19 @@ def state_dir() -> Path:
 _TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    """A value for an error message: a key given a 1 MB string must not log 1 MB."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def _convert(value: Any, hint: Any, key: str) -> Any:
     origin = get_origin(hint)
     if origin is Literal:
         choices = get_args(hint)
         if value not in choices:
             raise ConfigError(
-                f"must be one of {', '.join(map(repr, choices))}, got {value!r}", key=key
+                f"must be one of {', '.join(map(repr, choices))}, got {_shown(value)}", key=key
             )
         return value
     if origin is list:
@@ -211,10 +217,15 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         return _build(hint, value, key)
     ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
+        try:
+            value, ok = float(value), True
+        except OverflowError:  # TOML integers are unbounded; floats are not
+            raise ConfigError(
+                "must be a number, got an integer too large for one", key=key
+            ) from None
     if not ok:
         raise ConfigError(
-            f"must be {_TYPE_NAMES.get(hint, hint)}, got {type(value).__name__} {value!r}",
+            f"must be {_TYPE_NAMES.get(hint, hint)}, got {type(value).__name__} {_shown(value)}",
             key=key,
             code="type",
         )
@@ -262,7 +273,9 @@ def validate(config: Config) -> Config:
     for name in ("flatline", "saturation", "dropout"):
         for i, s in enumerate(getattr(det, name).streams):
             if s not in vars(config.streams):
-                raise ConfigError(f"unknown stream {s!r}", key=f"detectors.{name}.streams[{i}]")
+                raise ConfigError(
+                    f"unknown stream {_shown(s)}", key=f"detectors.{name}.streams[{i}]"
+                )
     if det.saturation.min_run < 2:
         raise ConfigError("must be at least 2", key="detectors.saturation.min_run")
     if det.flatline.tolerance < 0:
@@ -303,7 +316,8 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
             raise ConfigError(f"{path} holds more than {MAX_CONFIG_BYTES} bytes", code="too-large")
         try:
             data = tomllib.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        # ValueError: an integer past Python's 4300-digit conversion limit
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}", code="syntax") from None
         except RecursionError:  # tomllib recurses once per nested array or inline table
             raise ConfigError(f"{path} nests arrays or tables too deeply", code="syntax") from None
