@@ -142,8 +142,9 @@ def test_wrong_quantization_in_card_is_a_mismatch(model_copy: Path) -> None:
     card = json.loads(model_copy.read_text())
     card["inputs"][0]["scale"] *= 2
     model_copy.write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="quantization"):
+    with pytest.raises(ModelError, match="quantization") as info:
         load_model(model_copy)
+    assert str(info.value).count("model:") == 1
 
 
 @pytest.mark.parametrize(
@@ -154,20 +155,38 @@ def test_wrong_quantization_in_card_is_a_mismatch(model_copy: Path) -> None:
         (lambda c: c.update(file="../../etc/passwd"), "plain file name"),
         (lambda c: c["inputs"][0].update(shape=[1, -3]), "positive integers"),
         (lambda c: c.update(bytes="many"), "wrong type"),
+        # JSON integers are unbounded: float() of this one raised OverflowError
+        (lambda c: c["inputs"][0].update(scale=10**400), r"inputs\[0\]\.scale must be a finite"),
+        (lambda c: c["outputs"][0].update(scale=float("nan")), "scale must be a finite"),
     ],
 )
 def test_malformed_card_names_the_key(model_copy: Path, damage, message: str) -> None:
     card = json.loads(model_copy.read_text())
     damage(card)
     model_copy.write_text(json.dumps(card))
-    with pytest.raises(ModelError, match=message):
+    with pytest.raises(ModelError, match=message) as info:
         load_card(model_copy)
+    assert str(info.value).startswith(f"model: {model_copy}: card ")  # one prefix, not two
 
 
 def test_card_that_is_not_json(model_copy: Path) -> None:
     model_copy.write_bytes(b"{\x00\xff")
     with pytest.raises(ModelError, match="unreadable model card"):
         load_card(model_copy)
+    # Past Python's 4300-digit limit for int(str), json raised a plain ValueError.
+    model_copy.write_text('{"bytes": 1' + "0" * 5000 + "}")
+    with pytest.raises(ModelError, match=r"unreadable model card \(Exceeds the limit"):
+        load_card(model_copy)
+
+
+def test_a_huge_integer_in_a_card_parameter_is_a_model_error(model_copy: Path) -> None:
+    """math.isfinite(10**400) raises OverflowError: the typed reads must not."""
+    card = json.loads(model_copy.read_text())
+    key = next(k for k, v in card["thresholds"].items() if isinstance(v, float))
+    card["thresholds"][key] = 10**400
+    model_copy.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match=f"thresholds.{key} must be a finite number"):
+        load_card(model_copy).number("thresholds", key)
 
 
 def test_missing_files(tmp_path: Path, model_copy: Path) -> None:

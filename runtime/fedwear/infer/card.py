@@ -118,7 +118,14 @@ class ModelCard:
 
 
 def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number that is a finite float: JSON integers are unbounded, and
+    math.isfinite(10**400) raises OverflowError."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def models_dir(configured: str = "") -> Path:
@@ -147,6 +154,13 @@ def _require(d: dict[str, Any], key: str, kind: type | tuple[type, ...], where: 
     return value
 
 
+def _scale(d: dict[str, Any], where: str) -> float:
+    value = _require(d, "scale", (int, float), where)
+    if not _finite_number(value):
+        raise ModelError(f"card {where}scale must be a finite number", code="card")
+    return float(value)
+
+
 def _tensor(d: Any, where: str) -> TensorSpec:
     if not isinstance(d, dict):
         raise ModelError(f"card {where} is not an object", code="card")
@@ -157,7 +171,7 @@ def _tensor(d: Any, where: str) -> TensorSpec:
         name=str(_require(d, "name", str, where)),
         shape=tuple(shape),
         dtype=str(_require(d, "dtype", str, where)),
-        scale=float(_require(d, "scale", (int, float), where)),
+        scale=_scale(d, where),
         zero_point=int(_require(d, "zero_point", int, where)),
     )
 
@@ -171,7 +185,8 @@ def load_card(path: Path) -> ModelCard:
         data = json.loads(raw)
     except FileNotFoundError:
         raise ModelError("model card not found", path=str(path), code="missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    # ValueError: json.JSONDecodeError, or an integer past Python's 4300-digit limit
+    except (OSError, ValueError) as exc:
         raise ModelError(f"unreadable model card ({exc})", path=str(path), code="card") from None
     except RecursionError:  # json's decoder recurses once per level of nesting
         raise ModelError("model card nests too deeply", path=str(path), code="card") from None
@@ -198,4 +213,4 @@ def load_card(path: Path) -> ModelCard:
             path=path,
         )
     except ModelError as exc:
-        raise ModelError(str(exc), path=str(path), code=exc.code) from None
+        raise ModelError(exc.args[0], path=str(path), code=exc.code) from None

@@ -131,7 +131,7 @@ class QuantizedModel:
             for d, s in zip(outs, card.outputs, strict=True):
                 _check_tensor(d, s, "output")
         except ModelError as exc:
-            raise ModelError(str(exc), path=where, code=exc.code) from None
+            raise ModelError(exc.args[0], path=where, code=exc.code) from None
         for spec in (*card.inputs, *card.outputs):
             if spec.dtype not in _DTYPES:
                 raise ModelError(
