@@ -19,7 +19,10 @@ from fedwear.ble.receiver import Receiver
 from fedwear.detect.base import Event
 from fedwear.errors import DecodeError
 
-FALL = Event(2_020_000_000, "fall", "fall", "imu", "fall detected", value=0.99, extra={"n": 3})
+FALL = Event(
+    2_020_000_000, "fall", "fall", "imu", "fall detected", value=0.99, extra={"n": 3},
+    at=1_796_000_000.125,
+)  # fmt: skip
 
 
 def test_an_event_survives_encoding_fragmenting_and_decoding() -> None:
@@ -108,6 +111,8 @@ def _packed(**changes: object) -> bytes:
         (_packed(v=2), "protocol version 2"),
         (_packed(type="delta"), "unknown message type 'delta'"),
         (_packed(seq=-1), "negative sequence number"),
+        (_packed(at="noon"), "'at' is not a finite number \\('noon'\\)"),
+        (_packed(at=float("nan")), "'at' is not a finite number"),
         (b"\xdf\xff\xff\xff\xff", "not a msgpack message"),  # a map of 4 G entries
         (b"\xa1" * (MAX_MESSAGE + 1), "at most 2048"),
     ],
@@ -117,12 +122,18 @@ def test_malformed_messages_are_refused_precisely(data: bytes, error: str) -> No
         decode_message(data)
 
 
+def test_a_message_without_a_wall_clock_time_is_still_an_event() -> None:
+    """'at' came after protocol version 1: a wearable of before it sends none."""
+    assert "at" not in decode_message(_packed(at=None))
+
+
 def test_an_event_too_long_for_a_message_loses_its_extras_not_its_identity() -> None:
-    big = Event(1, "normal", "not_my_normal", "ppg", "odd", extra={"blob": "x" * 5000})
+    big = Event(1, "normal", "not_my_normal", "ppg", "odd", extra={"blob": "x" * 5000}, at=5.0)
     packed = encode_event(1, 9, big.to_dict())
     assert len(packed) <= MAX_MESSAGE
     message = decode_message(packed)
     assert (message["seq"], message["kind"], message["message"]) == (9, "not_my_normal", "odd")
+    assert message["at"] == 5.0  # when it happened is part of its identity too
     assert "blob" not in message
 
 

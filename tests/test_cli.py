@@ -31,6 +31,7 @@ def lines(stdout: str) -> list[dict]:  # type: ignore[type-arg]
 
 def test_run_on_the_embedded_default(tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
+    started = time.time()
     result = fedwear("run", "--event-log", str(log))
     assert result.returncode == 0, result.stderr
     out = lines(result.stdout)
@@ -40,6 +41,8 @@ def test_run_on_the_embedded_default(tmp_path: Path) -> None:
     assert summary["dropped"] == 0 and abs(summary["recording_s"] - 120) < 1
     events = [o for o in out if o["type"] == "event"]
     assert summary["events"] == len(events) >= 1
+    # Stream time is the recording's; `at` says when (UTC) the runtime reported it.
+    assert all(started - 1 <= e["at"] <= time.time() + 1 for e in events)
     assert read_event_log(log) == events
     assert "real time" in result.stderr
     # The log is append-only: a second run adds to it.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = ["RunSummary", "StreamWindows", "run_pipeline"]
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -178,8 +179,9 @@ def run_pipeline(
             summary.events_by_detector[ev.detector] = (
                 summary.events_by_detector.get(ev.detector, 0) + 1
             )
+            stamped = dataclasses.replace(ev, at=time.time())  # once, for every sink
             for sink in sinks:
-                sink.event(ev)
+                sink.event(stamped)
 
     def deliver(w: Window) -> None:
         for det in by_stream[w.stream]:

@@ -48,7 +48,7 @@ def encode_event(boot: int, seq: int, event: dict[str, Any]) -> bytes:
     message = {"v": PROTOCOL, "boot": boot, "seq": seq, **event}
     packed: bytes = msgpack.packb(message, use_bin_type=True)
     if len(packed) > MAX_MESSAGE:
-        core = {k: message[k] for k in (*_REQUIRED, "channel", "value") if k in message}
+        core = {k: message[k] for k in (*_REQUIRED, "at", "channel", "value") if k in message}
         core["message"] = str(event.get("message", ""))[:200]
         packed = msgpack.packb(core, use_bin_type=True)
     return packed
@@ -131,4 +131,9 @@ def decode_message(data: bytes) -> dict[str, Any]:
         raise DecodeError(f"unknown message type {message['type']!r}", code="malformed")
     if message["seq"] < 0:
         raise DecodeError(f"negative sequence number {message['seq']}", code="malformed")
+    at = message.get("at")  # optional: wearables before it was added do not send it
+    if at is not None and (
+        not isinstance(at, (int, float)) or isinstance(at, bool) or not math.isfinite(at)
+    ):
+        raise DecodeError(f"'at' is not a finite number ({at!r:.40})", code="malformed")
     return message

@@ -58,7 +58,13 @@ class Window:
 
 @dataclass(frozen=True)
 class Event:
-    """Something a detector found; ``t_ns`` is the stream time where it starts."""
+    """Something a detector found; ``t_ns`` is the stream time where it starts.
+
+    Stream time is the device's (a hub's clock from its boot) or the recording's, and says
+    nothing of when: ``at`` is the wall-clock time (UTC, seconds since the epoch) at which
+    the pipeline emitted the event, so a fall read from the log or delivered over BLE
+    hours later still says when it happened.
+    """
 
     t_ns: int
     detector: str
@@ -68,15 +74,16 @@ class Event:
     channel: str | None = None
     value: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "type": "event",
             "t": round(self.t_ns / 1e9, 6),
-            "detector": self.detector,
-            "kind": self.kind,
-            "stream": self.stream,
         }
+        if self.at is not None:
+            d["at"] = round(self.at, 3)
+        d |= {"detector": self.detector, "kind": self.kind, "stream": self.stream}
         if self.channel is not None:
             d["channel"] = self.channel
         if self.value is not None:
