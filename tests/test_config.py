@@ -44,6 +44,8 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ("[window]\nseconds = 2\nhop_seconds = 3\n", "window.hop_seconds"),
         ("window = 3\n", "window"),
         ("[ble]\nbacklog = 0\n", "ble.backlog"),
+        ("[source.iio]\ndevice = '../../etc'\n", "source.iio.device"),
+        ("[source.iio]\ndevice = ''\n", "source.iio.device"),
         ("[ble]\nname = '" + "x" * 30 + "'\n", "ble.name"),
         ("[ble]\ntransport = 'hci0'\n", "ble.transport"),
     ],

@@ -290,6 +290,12 @@ def validate(config: Config) -> Config:
             "must be between 0 and half the allowed range",
             key="detectors.heart_rate.hysteresis_bpm",
         )
+    device = config.source.iio.device  # joined to sysfs_dir and dev_dir: a name, not a path
+    if device in ("", ".", "..") or "/" in device or "\0" in device:
+        raise ConfigError(
+            f"must be a device name such as iio:device0, got {_shown(device)}",
+            key="source.iio.device",
+        )
     if not 1 <= config.source.uart.baudrate <= 20_000_000:
         raise ConfigError("out of range", key="source.uart.baudrate")
     if not 1 <= config.ble.backlog <= 10_000:
