@@ -84,7 +84,8 @@ typedef struct fw_iio_decoder fw_iio_decoder;
  * channel count different from the ring's). */
 fw_iio_decoder *fw_iio_decoder_new(const fw_iio_layout *layout, fw_ring *ring);
 void fw_iio_decoder_free(fw_iio_decoder *d);
-/* now_ns: timestamp of the first scan in this chunk when the layout has none. */
+/* now_ns: timestamp of the newest complete scan in this chunk when the layout has none
+ * (the intake thread passes CLOCK_BOOTTIME). */
 void fw_iio_decoder_feed(fw_iio_decoder *d, const uint8_t *data, size_t n, int64_t now_ns);
 void fw_iio_stats(const fw_iio_decoder *d, fw_iio_stats_t *out);
 

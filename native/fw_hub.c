@@ -1,6 +1,6 @@
 /* fw_hub: decoder for the fedwear sensor-hub protocol v1 (docs/hub-protocol.md).
  * Resynchronises on the next sync word after any malformed, corrupt or truncated frame. */
-#define _POSIX_C_SOURCE 199309L /* clock_gettime */
+#define _GNU_SOURCE /* CLOCK_BOOTTIME */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -34,7 +34,7 @@ typedef struct {
     uint16_t run_seq;   /* the last of them */
     int64_t offset;     /* added to the hub's timestamps: nonzero after a restart */
     int64_t last_t;     /* time of the last sample delivered (offset included) */
-    int64_t last_wall;  /* CLOCK_MONOTONIC ns when it was delivered */
+    int64_t last_wall;  /* CLOCK_BOOTTIME ns when it was delivered */
 } sensor_state;
 
 struct fw_hub_decoder {
@@ -125,9 +125,11 @@ void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out) {
     memcpy(out, v, sizeof v);
 }
 
-static int64_t monotonic_ns(void) {
+/* Suspended time included: a hub is its own microcontroller and runs on while the host
+ * sleeps. */
+static int64_t boottime_ns(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_BOOTTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -207,7 +209,7 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len) {
     if (st->offset > 0 && (int64_t)t0u > INT64_MAX - (int64_t)span - st->offset) return 0;
     int64_t t0 = (int64_t)t0u + st->offset;
     uint16_t seq = le16(f + 4);
-    int64_t now = monotonic_ns();
+    int64_t now = boottime_ns();
     switch (judge_sequence(d, st, seq, count, t0)) {
     case DROP:
         return 1;

@@ -25,9 +25,13 @@ struct fw_intake {
     _Atomic uint64_t bytes;
 };
 
-static int64_t realtime_ns(void) {
+/* Stream time for IIO scans without a timestamp element: CLOCK_BOOTTIME, the clock the
+ * IIO source asks the kernel to stamp scans with. Unlike the wall clock it never jumps
+ * when the time is set (a phone syncing the watch), and unlike CLOCK_MONOTONIC it counts
+ * suspended time, so a suspend shows up as the gap it is. */
+static int64_t boottime_ns(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_BOOTTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
@@ -65,7 +69,7 @@ static void *intake_main(void *arg) {
             if (in->hub) {
                 fw_hub_decoder_feed(in->hub, buf, (size_t)n);
             } else {
-                fw_iio_decoder_feed(in->iio, buf, (size_t)n, realtime_ns());
+                fw_iio_decoder_feed(in->iio, buf, (size_t)n, boottime_ns());
             }
         } else if (n == 0) {
             if (in->hub) fw_hub_decoder_finish(in->hub);

@@ -6,6 +6,7 @@ a FIFO delivers bytes to the C intake thread the way the character device does.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import time
@@ -30,6 +31,7 @@ def make_device(root: Path, *, timestamp: bool = True, types: dict[str, str] | N
     (dev / "buffer").mkdir()
     (dev / "buffer" / "enable").write_text("0\n")
     (dev / "name").write_text("fixture-imu\n")
+    (dev / "current_timestamp_clock").write_text("realtime\n")  # the kernel's default
     (dev / "in_accel_scale").write_text(f"{ACCEL_SCALE}\n")
     (dev / "in_anglvel_x_scale").write_text(f"{GYRO_SCALE}\n")
     (dev / "in_anglvel_x_offset").write_text("2\n")
@@ -87,6 +89,8 @@ def test_buffered_capture_through_the_intake_thread(tmp_path: Path) -> None:
     ring = Ring(256, 4)
     source.start({"imu": ring})
     assert (tmp_path / "sys" / "iio:device0" / "buffer" / "enable").read_text() == "1"
+    # Boot time, not the wall clock: setting the watch's time must not tear its stream.
+    assert (tmp_path / "sys" / "iio:device0" / "current_timestamp_clock").read_text() == "boottime"
     data = b"".join(scan_bytes(i) for i in range(50))
     fd = os.open(tmp_path / "dev" / "iio:device0", os.O_WRONLY)
     for k in range(0, len(data), 7):  # chunks that split scans
@@ -121,7 +125,28 @@ def test_without_timestamp_element_the_clock_is_used(tmp_path: Path) -> None:
     got = ring.read(20)
     assert len(got) == 10
     assert np.all(np.diff(got["t"]) == 10_000_000)
-    assert abs(got["t"][-1] - time.time_ns()) < 60e9
+    # CLOCK_BOOTTIME, as the kernel is asked to stamp scans (it was the wall clock)
+    assert abs(got["t"][-1] - time.clock_gettime_ns(time.CLOCK_BOOTTIME)) < 60e9
+
+
+def test_a_device_set_up_by_someone_else_keeps_its_clock_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dev = make_device(tmp_path)
+    (dev / "buffer" / "enable").write_text("1\n")  # enabled by whoever set it up
+    source = IioSource(
+        "iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "imu", 100.0, False
+    )
+    with caplog.at_level(logging.WARNING, "fedwear"):
+        source.start({"imu": Ring(64, 4)})
+    os.close(os.open(tmp_path / "dev" / "iio:device0", os.O_WRONLY))  # let the reader end
+    source.close()
+    assert (dev / "current_timestamp_clock").read_text() == "realtime\n"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"IIO device {tmp_path}/dev/iio:device0 stamps its scans with the realtime clock "
+        "(source.iio.enable_buffer is false): setting the time will show as a gap or as "
+        "time running back"
+    ]
 
 
 def test_unknown_scan_type_names_the_file(tmp_path: Path) -> None:

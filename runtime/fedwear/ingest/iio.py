@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = ["IioChannel", "IioSource", "parse_scan_type", "read_scan_layout"]
 
+import logging
 import math
 import os
 import re
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
     from ..ringbuf import Ring
 
 SYSFS_PAGE = 4096  # the most a sysfs attribute read returns
+# The clock the kernel stamps scans with (current_timestamp_clock; "realtime" by default).
+# Boot time never jumps when the time is set, and counts suspended time.
+STREAM_CLOCK = "boottime"
+
+log = logging.getLogger("fedwear")
 _TYPE = re.compile(r"^(be|le):([su])(\d+)/(\d+)(?:X(\d+))?>>(\d+)$")
 
 
@@ -207,6 +213,31 @@ class IioSource(ThreadedSource):
                         f"cannot enable {enable}: {exc.strerror}", code="sysfs"
                     ) from exc
 
+    def _set_clock(self) -> None:
+        """Ask the kernel to stamp scans with boot time, not the wall clock: with the
+        default ("realtime") a watch whose time is set by its phone sees an hour-long gap
+        in its IMU, or time running back. Where that cannot be set, say so once."""
+        attribute = self.device_path / "current_timestamp_clock"
+        if self.timestamp is None or not attribute.exists():
+            return
+        clock = _read(attribute)
+        if clock == STREAM_CLOCK:
+            return
+        reason = "source.iio.enable_buffer is false"
+        if self.enable_buffer:  # fedwear sets the device up; the buffer is still off here
+            try:
+                attribute.write_text(STREAM_CLOCK)
+                return
+            except OSError as exc:
+                reason = f"writing {STREAM_CLOCK!r} failed: {exc.strerror}"
+        log.warning(
+            "%s stamps its scans with the %s clock (%s): setting the time will show as a "
+            "gap or as time running back",
+            self.device_label,
+            clock,
+            reason,
+        )
+
     def start(self, rings: Mapping[str, Ring]) -> None:  # type: ignore[override]
         from ..native import ffi, lib
 
@@ -216,6 +247,7 @@ class IioSource(ThreadedSource):
             raise DecodeError(
                 f"{self.device_path}: scan layout rejected by the decoder", code="layout"
             )
+        self._set_clock()
         self._set_buffer(True)
         try:
             self._fd = os.open(self.dev_node, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
