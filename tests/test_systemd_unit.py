@@ -61,3 +61,49 @@ def test_unit_declares_what_the_runtime_relies_on() -> None:
     assert s["CapabilityBoundingSet"] == s["AmbientCapabilities"] == ["CAP_NET_ADMIN"]
     assert "char-iio r" in s["DeviceAllow"] and "char-ttyS rw" in s["DeviceAllow"]
     assert s["ExecStart"][0].startswith("/usr/bin/fedwear run")
+
+
+RULES = UNIT.with_name("70-fedwear-iio.rules")
+
+
+def _udevadm_verifies() -> bool:
+    """`udevadm verify` came with udev 253 (Debian forky has it; bookworm's 252 does not)."""
+    if shutil.which("udevadm") is None:
+        return False
+    probe = subprocess.run(["udevadm", "verify", "--help"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+def test_the_iio_rule_opens_to_the_service_user_what_the_source_writes() -> None:
+    """Without it the service's user can neither read /dev/iio:deviceN (root's, 0600) nor
+    set up the buffer: `source.kind = "iio"` failed with "Permission denied"."""
+    text = RULES.read_text()
+    user = settings()["User"][0]
+    assert f'GROUP="{user}"' in text and f"chgrp {user} " in text
+    for attribute in ("buffer/enable", "current_timestamp_clock"):  # fedwear.ingest.iio
+        assert text.count(attribute) == 2, attribute  # chgrp and chmod
+    assert "char-iio" in " ".join(settings()["DeviceAllow"])
+
+
+@pytest.mark.skipif(not _udevadm_verifies(), reason="no `udevadm verify` here (udev 253+)")
+@pytest.mark.parametrize(
+    ("change", "complaint"), [(None, None), ('SUBSYSTEM=="iio", KERNEL', 'SUBSYSTEM="iio", KERNEL')]
+)
+def test_udevadm_verify(tmp_path: Path, change: str | None, complaint: str | None) -> None:
+    text = RULES.read_text()
+    if change:
+        text = text.replace(change, str(complaint), 1)
+    rules = tmp_path / RULES.name
+    rules.write_text(text)
+    # never: the fedwear group exists on the image, not in this chroot
+    result = subprocess.run(
+        ["udevadm", "verify", "--resolve-names=never", str(rules)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    problems = result.stdout + result.stderr
+    if complaint is None:
+        assert result.returncode == 0, problems
+    else:  # a match key given an assignment: the check can fail
+        assert result.returncode != 0 and "SUBSYSTEM" in problems, problems

@@ -26,6 +26,9 @@ do_install:append() {
     install -m 0644 ${S}/systemd/fedwear.service ${D}${systemd_system_unitdir}/fedwear.service
     install -d ${D}${sysconfdir}/fedwear
     install -m 0644 ${S}/systemd/fedwear.toml ${D}${sysconfdir}/fedwear/fedwear.toml
+    # IIO devices readable and set up by the service's user (the rule says why)
+    install -d ${D}${nonarch_base_libdir}/udev/rules.d
+    install -m 0644 ${S}/systemd/70-fedwear-iio.rules ${D}${nonarch_base_libdir}/udev/rules.d/70-fedwear-iio.rules
     # The wheel carries the models for host installs (pyproject data-files); on the image
     # they come from fedwear-models, which updates on its own.
     rm -rf ${D}${datadir}/fedwear
@@ -33,6 +36,7 @@ do_install:append() {
 }
 
 CONFFILES:${PN} = "${sysconfdir}/fedwear/fedwear.toml"
+FILES:${PN} += "${nonarch_base_libdir}/udev/rules.d/70-fedwear-iio.rules"
 
 # The on-device suite: tests/ (copied by ptest-python-pytest) without the "host" tests.
 do_install_ptest:append() {
