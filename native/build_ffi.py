@@ -44,6 +44,7 @@ typedef struct {
     uint64_t bytes; uint64_t frames; uint64_t samples; uint64_t crc_errors;
     uint64_t bad_frames; uint64_t garbage_bytes; uint64_t unknown_sensor; uint64_t seq_gaps;
     uint64_t lost_frames; uint64_t lost_samples; uint64_t out_of_order; uint64_t restarts;
+    uint64_t clock_steps;
 } fw_hub_stats_t;
 typedef struct fw_hub_decoder fw_hub_decoder;
 fw_hub_decoder *fw_hub_decoder_new(fw_ring *const *rings, size_t n_rings);

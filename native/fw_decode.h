@@ -38,6 +38,7 @@ typedef struct {
     uint64_t lost_samples;   /* estimated samples missing (lost frames x samples per frame) */
     uint64_t out_of_order;   /* repeated or backwards sequence numbers (frame dropped) */
     uint64_t restarts;       /* a sensor's sequence started over: the hub restarted */
+    uint64_t clock_steps;    /* a sensor's time ran back with its count going on */
 } fw_hub_stats_t;
 
 typedef struct fw_hub_decoder fw_hub_decoder;

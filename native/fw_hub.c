@@ -23,8 +23,8 @@
 #define RESTART_RUN 3
 
 enum { C_BYTES, C_FRAMES, C_SAMPLES, C_CRC, C_BAD, C_GARBAGE, C_UNKNOWN, C_GAPS, C_LOST_FRAMES,
-       C_LOST_SAMPLES, C_OUT_OF_ORDER, C_RESTARTS };
-_Static_assert(N_COUNTERS == C_RESTARTS + 1, "counter enum mirrors fw_hub_stats_t");
+       C_LOST_SAMPLES, C_OUT_OF_ORDER, C_RESTARTS, C_CLOCK_STEPS };
+_Static_assert(N_COUNTERS == C_CLOCK_STEPS + 1, "counter enum mirrors fw_hub_stats_t");
 
 /* What the decoder remembers of one sensor's frames. */
 typedef struct {
@@ -133,16 +133,23 @@ static int64_t boottime_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-enum verdict { DROP, KEEP, RESTART };
+enum verdict { DROP, KEEP, RESTART, CLOCK_STEP };
 
 /* Sequence bookkeeping for a frame whose first sample falls at t0 (offset included).
- * The next number, or a jump ahead with time moving on (lost frames), is kept. A repeat,
- * a step back, or a jump ahead while time runs back is dropped as out of order, unless
- * it completes a run of RESTART_RUN such frames: then the hub restarted. */
+ * The next number, or a jump ahead with time moving on (lost frames), is kept; the next
+ * number with time run back is kept as a clock step (the hub's clock was set back, its
+ * count went on). A repeat, a step back, or a jump ahead while time runs back is dropped
+ * as out of order, unless it completes a run of RESTART_RUN such frames: then the hub
+ * restarted. */
 static enum verdict judge_sequence(fw_hub_decoder *d, sensor_state *s, uint16_t seq,
                                    uint8_t count, int64_t t0) {
     if (!s->have_seq) return KEEP;
     uint16_t gap = (uint16_t)(seq - (uint16_t)(s->last_seq + 1));
+    if (gap == 0 && t0 <= s->last_t) {
+        s->run = 0;
+        bump(d, C_CLOCK_STEPS, 1);
+        return CLOCK_STEP;
+    }
     if (gap == 0 || (gap < 0x8000 && t0 > s->last_t)) {
         s->run = 0;
         if (gap > 0) {
@@ -163,11 +170,12 @@ static enum verdict judge_sequence(fw_hub_decoder *d, sensor_state *s, uint16_t 
     return RESTART;
 }
 
-/* After a restart the stream's time goes on from its last sample plus the wall-clock time
- * since it (at least one period), so it never runs backwards and the outage shows as a
- * gap of about its length. Returns the new offset, or the old one when the shifted times
+/* After a restart or a clock step the stream's time goes on from its last sample plus
+ * the host's time since it (at least one period), so it never runs backwards and an
+ * outage shows as a gap of about its length. (Only a step back is mended: a clock set
+ * forward cannot be told from a hub sending a backlog faster than real time.) Returns the new offset, or the old one when the shifted times
  * would not fit an int64. */
-static int64_t restart_offset(const sensor_state *s, uint64_t t0u, uint32_t period,
+static int64_t continuing_offset(const sensor_state *s, uint64_t t0u, uint32_t period,
                               uint8_t count, int64_t now) {
     int64_t step = now - s->last_wall;
     if (step < (int64_t)period) step = (int64_t)period;
@@ -214,7 +222,8 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len) {
     case DROP:
         return 1;
     case RESTART:
-        st->offset = restart_offset(st, t0u, period, count, now);
+    case CLOCK_STEP:
+        st->offset = continuing_offset(st, t0u, period, count, now);
         t0 = (int64_t)t0u + st->offset;
         break;
     case KEEP:

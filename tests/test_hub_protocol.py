@@ -130,6 +130,22 @@ def test_a_hub_that_restarts_is_followed_not_dropped(old_start: int) -> None:
     np.testing.assert_allclose(after["v"], before["v"][20:400])  # frames 2 to 39
 
 
+def test_a_clock_set_back_is_mended_and_a_clock_set_forward_is_kept() -> None:
+    """The hub's clock is set back (its count goes on): time would run back in the
+    windows. Set forward it is kept: that cannot be told from a hub sending a backlog
+    faster than real time."""
+    dec, imu, _ = decoder()
+    dec.feed(frames(0, 1, 2, start=50_000) + frames(3, 4, start=10_000))
+    dec.feed(frames(5, 6, start=90_000))
+    got = imu.read(1000)
+    s = dec.stats()
+    assert s["clock_steps"] == 1 and s["restarts"] == 0 and s["out_of_order"] == 0
+    assert len(got) == 70 and np.all(np.diff(got["t"]) > 0)
+    t = got["t"][::10] // 1_000_000  # each frame's first sample, in ms
+    assert list(t[:3]) == [50_000, 50_010, 50_020]
+    assert t[4] - t[3] == 10 and t[5] - t[4] == 90_000 - 10_010  # the step forward kept
+
+
 def test_a_burst_of_repeats_is_not_a_restart() -> None:
     dec, imu, _ = decoder()
     dec.feed(frames(0, 1, 2, 3, 4, 5) + frames(2, 2, 4, 3, start=20) + frames(6, start=60))
