@@ -49,7 +49,7 @@ typedef struct {
 typedef struct fw_hub_decoder fw_hub_decoder;
 fw_hub_decoder *fw_hub_decoder_new(fw_ring *const *rings, size_t n_rings);
 void fw_hub_decoder_free(fw_hub_decoder *d);
-void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n);
+void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n, int64_t now_ns);
 void fw_hub_decoder_finish(fw_hub_decoder *d);
 void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out);
 uint16_t fw_crc16(const uint8_t *data, size_t n);

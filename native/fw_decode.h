@@ -46,7 +46,9 @@ typedef struct fw_hub_decoder fw_hub_decoder;
 /* rings[i] receives sensor id i (NULL: unknown sensor). n_rings <= FW_HUB_MAX_SENSORS. */
 fw_hub_decoder *fw_hub_decoder_new(fw_ring *const *rings, size_t n_rings);
 void fw_hub_decoder_free(fw_hub_decoder *d);
-void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n);
+/* now_ns: the host's time when the bytes were read (the intake thread passes
+ * CLOCK_BOOTTIME); a restarted hub's time goes on by it (docs/hub-protocol.md). */
+void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n, int64_t now_ns);
 /* End of stream: bytes still buffered (a truncated frame) count as garbage. */
 void fw_hub_decoder_finish(fw_hub_decoder *d);
 void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out);

@@ -1,11 +1,9 @@
 /* fw_hub: decoder for the fedwear sensor-hub protocol v1 (docs/hub-protocol.md).
  * Resynchronises on the next sync word after any malformed, corrupt or truncated frame. */
-#define _GNU_SOURCE /* CLOCK_BOOTTIME */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fw_decode.h"
 
@@ -34,7 +32,7 @@ typedef struct {
     uint16_t run_seq;   /* the last of them */
     int64_t offset;     /* added to the hub's timestamps: nonzero after a restart */
     int64_t last_t;     /* time of the last sample delivered (offset included) */
-    int64_t last_wall;  /* CLOCK_BOOTTIME ns when it was delivered */
+    int64_t last_wall;  /* the host's time (feed's now_ns) when it was delivered */
 } sensor_state;
 
 struct fw_hub_decoder {
@@ -125,14 +123,6 @@ void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out) {
     memcpy(out, v, sizeof v);
 }
 
-/* Suspended time included: a hub is its own microcontroller and runs on while the host
- * sleeps. */
-static int64_t boottime_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_BOOTTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 enum verdict { DROP, KEEP, RESTART, CLOCK_STEP };
 
 /* Sequence bookkeeping for a frame whose first sample falls at t0 (offset included).
@@ -173,10 +163,10 @@ static enum verdict judge_sequence(fw_hub_decoder *d, sensor_state *s, uint16_t 
 /* After a restart or a clock step the stream's time goes on from its last sample plus
  * the host's time since it (at least one period), so it never runs backwards and an
  * outage shows as a gap of about its length. (Only a step back is mended: a clock set
- * forward cannot be told from a hub sending a backlog faster than real time.) Returns the new offset, or the old one when the shifted times
- * would not fit an int64. */
+ * forward cannot be told from a hub sending a backlog faster than real time.) Returns
+ * the new offset, or the old one when the shifted times would not fit an int64. */
 static int64_t continuing_offset(const sensor_state *s, uint64_t t0u, uint32_t period,
-                              uint8_t count, int64_t now) {
+                                 uint8_t count, int64_t now) {
     int64_t step = now - s->last_wall;
     if (step < (int64_t)period) step = (int64_t)period;
     int64_t span = (int64_t)period * count; /* at most 2^32 x 255: no overflow */
@@ -184,9 +174,9 @@ static int64_t continuing_offset(const sensor_state *s, uint64_t t0u, uint32_t p
     return s->last_t + step - (int64_t)t0u; /* both in [0, INT64_MAX]: no overflow */
 }
 
-/* A CRC-valid frame: check the payload layout and write its samples to the ring.
- * Returns 0 when the payload is inconsistent (counted as a bad frame). */
-static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len) {
+/* A CRC-valid frame, read at the host's time ``now``: check the payload layout and write
+ * its samples to the ring. Returns 0 when the payload is inconsistent (a bad frame). */
+static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len, int64_t now) {
     uint8_t sensor = f[3];
     const uint8_t *p = f + FW_HUB_HEADER;
     if (len < PAYLOAD_FIXED) return 0;
@@ -217,7 +207,6 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len) {
     if (st->offset > 0 && (int64_t)t0u > INT64_MAX - (int64_t)span - st->offset) return 0;
     int64_t t0 = (int64_t)t0u + st->offset;
     uint16_t seq = le16(f + 4);
-    int64_t now = boottime_ns();
     switch (judge_sequence(d, st, seq, count, t0)) {
     case DROP:
         return 1;
@@ -257,7 +246,7 @@ static void drop(fw_hub_decoder *d, size_t n, int garbage) {
 }
 
 /* Decode every complete frame in the buffer; leave a partial one for the next feed. */
-static void parse(fw_hub_decoder *d) {
+static void parse(fw_hub_decoder *d, int64_t now) {
     for (;;) {
         size_t avail = d->end - d->start;
         const uint8_t *b = d->buf + d->start;
@@ -287,7 +276,7 @@ static void parse(fw_hub_decoder *d) {
             drop(d, 1, 1);
             continue;
         }
-        if (!deliver(d, b, len)) {
+        if (!deliver(d, b, len, now)) {
             bump(d, C_BAD, 1);
             drop(d, total, 1);
             continue;
@@ -296,7 +285,7 @@ static void parse(fw_hub_decoder *d) {
     }
 }
 
-void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n) {
+void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n, int64_t now_ns) {
     bump(d, C_BYTES, n);
     while (n > 0) {
         if (d->start > 0) { /* compact: the unread tail is at most one partial frame */
@@ -310,7 +299,7 @@ void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n) {
         d->end += k;
         data += k;
         n -= k;
-        parse(d);
+        parse(d, now_ns);
     }
 }
 

@@ -25,10 +25,12 @@ struct fw_intake {
     _Atomic uint64_t bytes;
 };
 
-/* Stream time for IIO scans without a timestamp element: CLOCK_BOOTTIME, the clock the
- * IIO source asks the kernel to stamp scans with. Unlike the wall clock it never jumps
- * when the time is set (a phone syncing the watch), and unlike CLOCK_MONOTONIC it counts
- * suspended time, so a suspend shows up as the gap it is. */
+/* The host's time of each read, for both decoders: the stream time of IIO scans without
+ * a timestamp element, and how far a restarted hub's time goes on. CLOCK_BOOTTIME is the
+ * clock the IIO source asks the kernel to stamp scans with. Unlike the wall clock it never
+ * jumps when the time is set (a phone syncing the watch), and unlike CLOCK_MONOTONIC it
+ * counts suspended time, so a suspend shows up as the gap it is (a hub, its own
+ * microcontroller, runs on while the host sleeps). */
 static int64_t boottime_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_BOOTTIME, &ts);
@@ -67,7 +69,7 @@ static void *intake_main(void *arg) {
                                   atomic_load_explicit(&in->bytes, memory_order_relaxed) + (uint64_t)n,
                                   memory_order_relaxed);
             if (in->hub) {
-                fw_hub_decoder_feed(in->hub, buf, (size_t)n);
+                fw_hub_decoder_feed(in->hub, buf, (size_t)n, boottime_ns());
             } else {
                 fw_iio_decoder_feed(in->iio, buf, (size_t)n, boottime_ns());
             }

@@ -146,10 +146,11 @@ static void test_stop_while_idle(void) {
     CHECK(fw_intake_start_hub(-1, dec) == NULL && errno == EINVAL);
 }
 
-static size_t feed(fw_hub_decoder *dec, uint16_t seq, int64_t t0) {
+/* One frame, read at the host's time now_ns. */
+static size_t feed(fw_hub_decoder *dec, uint16_t seq, int64_t t0, int64_t now_ns) {
     uint8_t buf[512];
     size_t n = encode(buf, seq, t0, 0);
-    fw_hub_decoder_feed(dec, buf, n);
+    fw_hub_decoder_feed(dec, buf, n, now_ns);
     return n;
 }
 
@@ -163,8 +164,11 @@ static void test_restart_at_the_edges_of_time(void) {
     fw_hub_decoder *dec = fw_hub_decoder_new(rings, 2);
     const int64_t span = PER_FRAME * 1000000;
     const int64_t late = INT64_MAX - span; /* the last t0 a frame may have */
-    feed(dec, 500, late);
-    for (uint16_t seq = 0; seq < 3; seq++) feed(dec, seq, (int64_t)seq * span);
+    const int64_t second = 1000000000;
+    feed(dec, 500, late, second);
+    for (uint16_t seq = 0; seq < 3; seq++) {
+        feed(dec, seq, (int64_t)seq * span, (2 + seq) * second);
+    }
     fw_hub_stats_t hs;
     fw_hub_stats(dec, &hs);
     CHECK(hs.restarts == 1 && hs.out_of_order == 2 && hs.frames == 2 && hs.bad_frames == 0);
@@ -175,14 +179,20 @@ static void test_restart_at_the_edges_of_time(void) {
     CHECK(fw_ring_read(ring, out, 2 * PER_FRAME) == 2 * PER_FRAME);
     CHECK(out[0].ts == late && out[PER_FRAME].ts == 2 * span); /* no shift: it would overflow */
 
-    /* From t0 = 0, a restart shifts time forward to about the old last sample... */
+    /* From t0 = 0, a restart shifts time forward to the old last sample plus the host's
+     * time between the two frames read (0.3 s)... */
     fw_hub_decoder *dec2 = fw_hub_decoder_new(rings, 2);
-    feed(dec2, 7, late - 4 * span - 1000000000);
-    for (uint16_t seq = 0; seq < 3; seq++) feed(dec2, seq, (int64_t)seq * span);
+    const int64_t tenth = second / 10;
+    feed(dec2, 7, late - 4 * span - second, second);
+    for (uint16_t seq = 0; seq < 3; seq++) {
+        feed(dec2, seq, (int64_t)seq * span, second + (1 + seq) * tenth);
+    }
     fw_hub_stats(dec2, &hs);
     CHECK(hs.restarts == 1 && hs.frames == 2);
+    CHECK(fw_ring_read(ring, out, 2 * PER_FRAME) == 2 * PER_FRAME);
+    CHECK(out[PER_FRAME].ts == out[PER_FRAME - 1].ts + 3 * tenth);
     /* ...so a later frame of the new count near INT64_MAX cannot be shifted: bad frame. */
-    feed(dec2, 3, late);
+    feed(dec2, 3, late, second + 4 * tenth);
     fw_hub_stats(dec2, &hs);
     CHECK(hs.bad_frames == 1 && hs.frames == 2);
     fw_hub_decoder_free(dec);

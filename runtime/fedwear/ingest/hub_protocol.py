@@ -17,6 +17,7 @@ __all__ = [
 
 import binascii
 import struct
+import time
 from collections.abc import Mapping
 
 import numpy as np
@@ -85,7 +86,9 @@ class HubDecoder:
         self._counter_names = [name for name, _ in ffi.typeof("fw_hub_stats_t").fields]
 
     def feed(self, data: bytes) -> None:
-        self._lib.fw_hub_decoder_feed(self.ptr, data, len(data))
+        """Decode ``data``, read now (on the host's boot clock, as the intake thread reads)."""
+        now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        self._lib.fw_hub_decoder_feed(self.ptr, data, len(data), now)
 
     def finish(self) -> None:
         """End of stream: a truncated frame left in the buffer is counted as garbage."""
