@@ -17,6 +17,7 @@ import pytest
 from fedwear.config import load_config
 from fedwear.detect.base import Event
 from fedwear.detect.silence import SilenceWatch
+from fedwear.evaluate.runner import EventCollector
 from fedwear.ingest.base import StreamSpec
 from fedwear.ingest.emulator import HubEmulator, PtyLink
 from fedwear.ingest.recordings import Recording
@@ -90,15 +91,8 @@ def test_a_stream_that_never_sent_is_a_warning_not_an_event(
     ]
 
 
-class Events:
-    def __init__(self) -> None:
-        self.seen: list[Event] = []
-
-    def event(self, event: Event) -> None:
-        self.seen.append(event)
-
-    def of(self, detector: str) -> list[Event]:
-        return [e for e in self.seen if e.detector == detector]
+def silence_events(sink: EventCollector) -> list[Event]:
+    return [e for e in sink.events if e.detector == "silence"]
 
 
 def imu_recording(seconds: float) -> Recording:
@@ -121,7 +115,7 @@ def test_a_hub_that_goes_quiet_on_a_real_tty(caplog: pytest.LogCaptureFixture) -
     )
     link = PtyLink()
     source = UartSource(link.path, 921600, config.stream_rates())
-    sink = Events()
+    sink = EventCollector()
     recording = imu_recording(6.0)
     emulator = HubEmulator(recording)
     deadline = time.monotonic() + 60
@@ -129,7 +123,7 @@ def test_a_hub_that_goes_quiet_on_a_real_tty(caplog: pytest.LogCaptureFixture) -
     def hub() -> None:
         link.wait_for_reader(lambda: time.monotonic() > deadline)
         emulator.serve(link, speed=0)
-        while not sink.of("silence") and time.monotonic() < deadline:
+        while not silence_events(sink) and time.monotonic() < deadline:
             time.sleep(0.05)
         for _, frame in emulator.frames(time_offset_ns=20_000_000_000):  # 14 s later
             link.write(frame)
@@ -143,12 +137,12 @@ def test_a_hub_that_goes_quiet_on_a_real_tty(caplog: pytest.LogCaptureFixture) -
                 source,
                 [],
                 [sink],
-                should_stop=lambda: len(sink.of("silence")) >= 2 or time.monotonic() > deadline,
+                should_stop=lambda: len(silence_events(sink)) >= 2 or time.monotonic() > deadline,
             )
     finally:
         sender.join()
         link.close()
-    silences = sink.of("silence")
+    silences = silence_events(sink)
     last = int(recording.streams["imu"][0][-1])
     assert [e.t_ns for e in silences] == [last, last + 20_000_000_000]
     assert all(e.kind == "sensor_fault" and e.stream == "imu" for e in silences)
