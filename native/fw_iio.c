@@ -1,6 +1,7 @@
 /* fw_iio: decoder for Linux IIO buffered scans (Documentation/ABI/testing/sysfs-bus-iio,
  * "scan_elements"). The caller lays out the scan from sysfs; this file only unpacks it. */
 #include <math.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@ struct fw_iio_decoder {
     fw_ring *ring;
     size_t frame_size;
     size_t pending; /* bytes of a partial scan in `partial` */
+    int stamped;     /* a scan has been stamped by the host clock (no timestamp element) */
+    int64_t last_ts; /* ... and the last such stamp */
     uint8_t partial[MAX_SCAN];
     _Atomic uint64_t bytes, scans;
     unsigned char frames[BATCH * (8 + 4 * FW_IIO_MAX_CHANNELS)];
@@ -102,12 +105,25 @@ static void decode_scan(fw_iio_decoder *d, const uint8_t *scan, size_t slot, int
     }
 }
 
+/* a + b for b >= 0, held at INT64_MAX: host stamps never wrap, whatever now_ns is. */
+static int64_t add_held(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
+
 void fw_iio_decoder_feed(fw_iio_decoder *d, const uint8_t *data, size_t n, int64_t now_ns) {
     size_t sb = d->layout.scan_bytes;
     add(&d->bytes, n);
-    /* Without a timestamp element the newest complete scan is stamped now_ns. */
+    /* Without a timestamp element the newest complete scan is stamped now_ns, the ones
+     * before it one period apart; but never before the last read's scans plus a period
+     * (scans that waited in the kernel's buffer would otherwise run time back). */
     size_t complete = (d->pending + n) / sb;
-    int64_t ts = now_ns - (int64_t)(complete ? complete - 1 : 0) * d->layout.period_ns;
+    int64_t period = d->layout.period_ns;
+    int64_t back = (int64_t)(complete ? complete - 1 : 0) * period;
+    int64_t ts = now_ns < INT64_MIN + back ? INT64_MIN : now_ns - back;
+    if (!d->layout.has_timestamp && complete) {
+        int64_t next = add_held(d->last_ts, period);
+        if (d->stamped && ts < next) ts = next;
+        d->stamped = 1;
+        d->last_ts = add_held(ts, back);
+    }
     size_t slot = 0;
     if (d->pending) {
         size_t k = sb - d->pending;
@@ -118,12 +134,12 @@ void fw_iio_decoder_feed(fw_iio_decoder *d, const uint8_t *data, size_t n, int64
         n -= k;
         if (d->pending < sb) return;
         decode_scan(d, d->partial, slot++, ts);
-        ts += d->layout.period_ns;
+        ts = add_held(ts, period);
         d->pending = 0;
     }
     for (; n >= sb; data += sb, n -= sb) {
         decode_scan(d, data, slot++, ts);
-        ts += d->layout.period_ns;
+        ts = add_held(ts, period);
         if (slot == BATCH) {
             flush(d, slot);
             slot = 0;

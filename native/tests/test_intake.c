@@ -200,9 +200,47 @@ static void test_restart_at_the_edges_of_time(void) {
     free(mem);
 }
 
+/* IIO scans without a timestamp element are stamped with the host's time of the read:
+ * scans that waited in the kernel's buffer go back one period each from it, but never
+ * before the last read's, and never past INT64_MAX or INT64_MIN (under UBSan in `asan`). */
+static void test_iio_host_stamps_never_run_back(void) {
+    size_t cap = 64;
+    void *mem = malloc(fw_ring_memory_size(cap, 1));
+    fw_ring *ring = fw_ring_init(mem, fw_ring_memory_size(cap, 1), cap, 1, FW_DROP_OLDEST);
+    fw_iio_layout layout;
+    memset(&layout, 0, sizeof layout);
+    layout.scan_bytes = 2;
+    layout.n_channels = 1;
+    layout.channels[0] = (fw_iio_element){0, 2, 16, 0, 1, 0, 1.0, 0.0};
+    layout.period_ns = 10000000;
+    fw_iio_decoder *dec = fw_iio_decoder_new(&layout, ring);
+    CHECK(dec != NULL);
+    const uint8_t five[10] = {0};
+    struct {
+        int64_t ts;
+        float v[1];
+    } out[16];
+    fw_iio_decoder_feed(dec, five, 10, 1000000000); /* 0.96 .. 1.00 s */
+    fw_iio_decoder_feed(dec, five, 10, 1000000003); /* 3 ns later: 1.01 .. 1.05 s */
+    CHECK(fw_ring_read(ring, out, 16) == 10);
+    for (int i = 0; i < 10; i++) CHECK(out[i].ts == 960000000 + (int64_t)i * 10000000);
+    fw_iio_decoder_feed(dec, five, 10, 2000000000); /* after a pause: the host's time */
+    CHECK(fw_ring_read(ring, out, 16) == 5 && out[4].ts == 2000000000);
+    fw_iio_decoder_feed(dec, five, 10, INT64_MAX); /* held there, not wrapped */
+    fw_iio_decoder_feed(dec, five, 10, INT64_MAX);
+    CHECK(fw_ring_read(ring, out, 16) == 10 && out[9].ts == INT64_MAX && out[4].ts <= out[5].ts);
+    fw_iio_decoder *low = fw_iio_decoder_new(&layout, ring);
+    fw_iio_decoder_feed(low, five, 10, INT64_MIN + 1);
+    CHECK(fw_ring_read(ring, out, 16) == 5 && out[0].ts == INT64_MIN && out[4].ts > out[0].ts);
+    fw_iio_decoder_free(dec);
+    fw_iio_decoder_free(low);
+    free(mem);
+}
+
 int main(void) {
     test_stall_loses_nothing();
     test_restart_at_the_edges_of_time();
+    test_iio_host_stamps_never_run_back();
     test_stop_while_idle();
     printf("test_intake: %s\n", failures ? "FAILED" : "ok");
     return failures != 0;
