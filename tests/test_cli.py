@@ -207,6 +207,9 @@ def test_boot_failures_log_one_clear_line_and_exit_for_systemd(tmp_path: Path) -
         lines_out = result.stderr.strip().splitlines()
         assert len(lines_out) == 1 and message in lines_out[0], result.stderr
         assert "Traceback" not in result.stderr
+    # --device once per device: each is checked, the second as much as the first
+    result = fedwear("run", "--source", "iio", "--device", "iio:device0", "--device", "../x")
+    assert result.returncode == ExitCode.CONFIG and "source.iio.device" in result.stderr
 
 
 @pytest.mark.parametrize(

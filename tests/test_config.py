@@ -46,6 +46,10 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ("[ble]\nbacklog = 0\n", "ble.backlog"),
         ("[source.iio]\ndevice = '../../etc'\n", "source.iio.device"),
         ("[source.iio]\ndevice = ''\n", "source.iio.device"),
+        ("[source.iio]\ndevice = ['accel_3d', '../x']\n", "source.iio.device"),
+        ("[source.iio]\ndevice = []\n", "source.iio.device"),
+        ("[source.iio]\ndevice = 3\n", "source.iio.device"),
+        ("[source.iio]\nelements = ['accel_x', 'en/../../x']\n", "source.iio.elements"),
         ("[ble]\nname = '" + "x" * 30 + "'\n", "ble.name"),
         ("[ble]\ntransport = 'hci0'\n", "ble.transport"),
     ],
@@ -56,6 +60,15 @@ def test_errors_name_the_key(tmp_path: Path, text: str, key: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.key == key
+
+
+def test_an_iio_stream_may_come_from_several_devices(tmp_path: Path) -> None:
+    path = tmp_path / "iio.toml"
+    path.write_text("[source.iio]\ndevice = ['lsm6dsm_accel', 'lsm6dsm_gyro']\n")
+    assert load_config(path).source.iio.device == ["lsm6dsm_accel", "lsm6dsm_gyro"]
+    path.write_text("[source.iio]\ndevice = 3\n")
+    with pytest.raises(ConfigError, match="must be a string or a list, got int 3"):
+        load_config(path)
 
 
 def test_a_long_wrong_value_is_shortened_in_the_error(tmp_path: Path) -> None:

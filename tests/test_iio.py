@@ -16,50 +16,85 @@ import numpy as np
 import pytest
 from conftest import memory_cap
 
-from fedwear.errors import DecodeError, SourceError
+from fedwear.errors import ConfigError, DecodeError, SourceError
 from fedwear.ingest.iio import IioSource, parse_scan_type, read_scan_layout
 from fedwear.ringbuf import Ring
 
 ACCEL_SCALE = 0.000598
 GYRO_SCALE = 0.001
+# Gyroscope first, as BMI160 and MPU-6050 scan: the stream's order is not the device's.
+ELEMENTS = {
+    "anglvel_x": "be:s12/16>>4",
+    "anglvel_y": "le:s16/16>>0",
+    "anglvel_z": "le:s16/16>>0",
+    "accel_x": "le:s16/16>>0",
+    "accel_y": "le:s16/16>>0",
+    "accel_z": "le:s16/16>>0",
+    "timestamp": "le:s64/64>>0",
+}
 
 
-def make_device(root: Path, *, timestamp: bool = True, types: dict[str, str] | None = None) -> Path:
-    dev = root / "sys" / "iio:device0"
+def make_device(
+    root: Path,
+    *,
+    timestamp: bool = True,
+    types: dict[str, str] | None = None,
+    enabled: bool = False,
+    node: str = "iio:device0",
+    name: str = "fixture-imu",
+    elements: dict[str, str] | None = None,
+) -> Path:
+    """A device as the kernel shows it after probing: nothing enabled, a 2-scan buffer."""
+    dev = root / "sys" / node
     scan = dev / "scan_elements"
     scan.mkdir(parents=True)
     (dev / "buffer").mkdir()
     (dev / "buffer" / "enable").write_text("0\n")
-    (dev / "name").write_text("fixture-imu\n")
+    (dev / "buffer" / "length").write_text("2\n")
+    (dev / "name").write_text(f"{name}\n")
     (dev / "current_timestamp_clock").write_text("realtime\n")  # the kernel's default
     (dev / "in_accel_scale").write_text(f"{ACCEL_SCALE}\n")
-    (dev / "in_anglvel_x_scale").write_text(f"{GYRO_SCALE}\n")
+    (dev / "in_anglvel_scale").write_text(f"{GYRO_SCALE}\n")
     (dev / "in_anglvel_x_offset").write_text("2\n")
-    elements = {
-        "accel_x": "le:s16/16>>0",
-        "accel_y": "le:s16/16>>0",
-        "accel_z": "le:s16/16>>0",
-        "anglvel_x": "be:s12/16>>4",
-        "timestamp": "le:s64/64>>0",
-    }
-    elements.update(types or {})
-    for index, (name, kind) in enumerate(elements.items()):
-        enabled = name != "timestamp" or timestamp
-        (scan / f"in_{name}_en").write_text("1\n" if enabled else "0\n")
-        (scan / f"in_{name}_index").write_text(f"{index}\n")
-        (scan / f"in_{name}_type").write_text(kind + "\n")
-    (root / "dev").mkdir()
-    os.mkfifo(root / "dev" / "iio:device0")
+    kinds = dict(elements if elements is not None else ELEMENTS)
+    kinds.update(types or {})
+    if not timestamp:
+        kinds.pop("timestamp", None)
+    for index, (element, kind) in enumerate(kinds.items()):
+        (scan / f"in_{element}_en").write_text("1\n" if enabled else "0\n")
+        (scan / f"in_{element}_index").write_text(f"{index}\n")
+        (scan / f"in_{element}_type").write_text(kind + "\n")
+    (root / "dev").mkdir(exist_ok=True)
+    os.mkfifo(root / "dev" / node)
     return dev
 
 
-def scan_bytes(i: int) -> bytes:
+def scan_bytes(i: int, timestamp: bool = True) -> bytes:
     gyro12 = (-100 + i) & 0xFFF
-    return (
-        struct.pack("<hhh", i, -i, 1000 + i)
-        + struct.pack(">H", (gyro12 << 4) | 0xA)
-        + struct.pack("<q", 1_000_000_000 + i * 10_000_000)
+    out = (
+        struct.pack(">H", (gyro12 << 4) | 0xA)
+        + struct.pack("<hh", 2 * i, -3 * i)
+        + struct.pack("<hhh", i, -i, 1000 + i)
     )
+    return out + struct.pack("<xxxxq", 1_000_000_000 + i * 10_000_000) if timestamp else out
+
+
+def source_at(root: Path, device: str | list[str] = "iio:device0", **kw: object) -> IioSource:
+    return IioSource(device, str(root / "sys"), str(root / "dev"), "imu", 100.0, **kw)  # type: ignore[arg-type]
+
+
+def feed(root: Path, node: str, data: bytes, chunk: int = 7) -> None:
+    fd = os.open(root / "dev" / node, os.O_WRONLY)
+    for k in range(0, len(data), chunk):  # chunks that split scans
+        os.write(fd, data[k : k + chunk])
+    os.close(fd)
+
+
+def run_to_end(source: IioSource) -> None:
+    deadline = time.monotonic() + 10
+    while not (status := source.pump(0.01)).ended and time.monotonic() < deadline:
+        pass
+    assert status.ended and not status.lost, status
 
 
 def test_scan_type_parsing() -> None:
@@ -71,56 +106,72 @@ def test_scan_type_parsing() -> None:
 
 
 def test_layout_aligns_each_element_to_its_storage(tmp_path: Path) -> None:
-    channels, size = read_scan_layout(make_device(tmp_path))
+    channels, size = read_scan_layout(make_device(tmp_path, enabled=True))
     assert [(c.name, c.byte_offset) for c in channels] == [
-        ("accel_x", 0),
-        ("accel_y", 2),
-        ("accel_z", 4),
-        ("anglvel_x", 6),
-        ("timestamp", 8),
+        ("anglvel_x", 0),
+        ("anglvel_y", 2),
+        ("anglvel_z", 4),
+        ("accel_x", 6),
+        ("accel_y", 8),
+        ("accel_z", 10),
+        ("timestamp", 16),
     ]
-    assert size == 16
-    assert channels[0].scale == ACCEL_SCALE and channels[3].offset == 2.0
+    assert size == 24
+    assert channels[3].scale == ACCEL_SCALE and channels[0].offset == 2.0
 
 
-def test_buffered_capture_through_the_intake_thread(tmp_path: Path) -> None:
-    make_device(tmp_path)
-    source = IioSource("iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "imu", 100.0)
-    ring = Ring(256, 4)
+def test_buffered_capture_sets_the_device_up_and_keeps_the_streams_order(
+    tmp_path: Path,
+) -> None:
+    dev = make_device(tmp_path)
+    source = source_at(tmp_path)
+    ring = Ring(256, 6)
     source.start({"imu": ring})
-    assert (tmp_path / "sys" / "iio:device0" / "buffer" / "enable").read_text() == "1"
+    # What a user would otherwise echo by hand, in the order the kernel accepts it.
+    assert {p.name: p.read_text() for p in (dev / "scan_elements").glob("*_en")} == {
+        f"in_{e}_en": "1" for e in ELEMENTS
+    }
+    assert (dev / "buffer" / "length").read_text() == "100"  # a second of scans, not 2
+    assert (dev / "buffer" / "enable").read_text() == "1"
     # Boot time, not the wall clock: setting the watch's time must not tear its stream.
-    assert (tmp_path / "sys" / "iio:device0" / "current_timestamp_clock").read_text() == "boottime"
-    data = b"".join(scan_bytes(i) for i in range(50))
-    fd = os.open(tmp_path / "dev" / "iio:device0", os.O_WRONLY)
-    for k in range(0, len(data), 7):  # chunks that split scans
-        os.write(fd, data[k : k + 7])
-    os.close(fd)
-    deadline = time.monotonic() + 10
-    while not (status := source.pump(0.01)).ended and time.monotonic() < deadline:
-        pass
-    assert status.ended and not status.lost and source.counters()["scans"] == 50
+    assert (dev / "current_timestamp_clock").read_text() == "boottime"
+    feed(tmp_path, "iio:device0", b"".join(scan_bytes(i) for i in range(50)))
+    run_to_end(source)
+    assert source.counters()["scans"] == 50
     source.close()
     assert source.counters()["scans"] == 50  # kept after close, for the run's summary
-    assert (tmp_path / "sys" / "iio:device0" / "buffer" / "enable").read_text() == "0"
+    assert (dev / "buffer" / "enable").read_text() == "0"
     got = ring.read(100)
     i = np.arange(50)
     assert np.array_equal(got["t"], 1_000_000_000 + i * 10_000_000)
-    np.testing.assert_allclose(got["v"][:, 0], i * ACCEL_SCALE, rtol=1e-6)
-    np.testing.assert_allclose(got["v"][:, 1], -i * ACCEL_SCALE, rtol=1e-6)
-    np.testing.assert_allclose(got["v"][:, 3], (-100 + i + 2) * GYRO_SCALE, rtol=1e-6)
+    # ax ay az gx gy gz, though the device scans the gyroscope first
+    accel = [i * ACCEL_SCALE, -i * ACCEL_SCALE, (1000 + i) * ACCEL_SCALE]
+    gyro = [(-100 + i + 2) * GYRO_SCALE, 2 * i * GYRO_SCALE, -3 * i * GYRO_SCALE]
+    expected = np.column_stack([*accel, *gyro])
+    np.testing.assert_allclose(got["v"], expected, rtol=1e-6)
+
+
+def test_a_buffer_left_on_by_a_killed_run_is_restarted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dev = make_device(tmp_path)
+    (dev / "buffer" / "enable").write_text("1\n")
+    source = source_at(tmp_path)
+    with caplog.at_level(logging.INFO, "fedwear"):
+        source.start({"imu": Ring(64, 6)})
+    feed(tmp_path, "iio:device0", b"")
+    source.close()
+    assert "its buffer was left on" in caplog.text
+    assert (dev / "scan_elements" / "in_accel_x_en").read_text() == "1"
 
 
 def test_without_timestamp_element_the_clock_is_used(tmp_path: Path) -> None:
     make_device(tmp_path, timestamp=False)
-    source = IioSource("iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "imu", 100.0)
-    ring = Ring(64, 4)
+    source = source_at(tmp_path)
+    ring = Ring(64, 6)
     source.start({"imu": ring})
-    fd = os.open(tmp_path / "dev" / "iio:device0", os.O_WRONLY)
-    os.write(fd, b"".join(scan_bytes(i)[:8] for i in range(10)))
-    os.close(fd)
-    while not source.pump(0.01).ended:
-        pass
+    feed(tmp_path, "iio:device0", b"".join(scan_bytes(i, timestamp=False) for i in range(10)))
+    run_to_end(source)
     source.close()
     got = ring.read(20)
     assert len(got) == 10
@@ -132,16 +183,16 @@ def test_without_timestamp_element_the_clock_is_used(tmp_path: Path) -> None:
 def test_a_device_set_up_by_someone_else_keeps_its_clock_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    dev = make_device(tmp_path)
+    dev = make_device(tmp_path, enabled=True)
     (dev / "buffer" / "enable").write_text("1\n")  # enabled by whoever set it up
-    source = IioSource(
-        "iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "imu", 100.0, False
-    )
+    source = source_at(tmp_path, enable_buffer=False)
     with caplog.at_level(logging.WARNING, "fedwear"):
-        source.start({"imu": Ring(64, 4)})
-    os.close(os.open(tmp_path / "dev" / "iio:device0", os.O_WRONLY))  # let the reader end
+        source.start({"imu": Ring(64, 6)})
+    feed(tmp_path, "iio:device0", b"")  # let the reader end
     source.close()
     assert (dev / "current_timestamp_clock").read_text() == "realtime\n"
+    assert (dev / "buffer" / "length").read_text() == "2\n"
+    assert (dev / "buffer" / "enable").read_text() == "1\n"
     assert [r.getMessage() for r in caplog.records] == [
         f"IIO device {tmp_path}/dev/iio:device0 stamps its scans with the realtime clock "
         "(source.iio.enable_buffer is false): setting the time will show as a gap or as "
@@ -149,14 +200,127 @@ def test_a_device_set_up_by_someone_else_keeps_its_clock_and_says_so(
     ]
 
 
+def test_someone_elses_device_must_have_the_elements_enabled(tmp_path: Path) -> None:
+    dev = make_device(tmp_path, enabled=True)
+    (dev / "scan_elements" / "in_anglvel_z_en").write_text("0\n")
+    source = source_at(tmp_path, enable_buffer=False)
+    with pytest.raises(SourceError, match=r"scan element anglvel_z is not enabled.*echo 1 >"):
+        source.start({"imu": Ring(64, 6)})
+    source.close()
+
+
+def test_a_device_is_found_by_its_name(tmp_path: Path) -> None:
+    make_device(tmp_path, node="iio:device3", name="bmi160")
+    make_device(
+        tmp_path, node="iio:device4", name="max30102", elements={"intensity_ir": "le:u18/32>>0"}
+    )
+    assert (
+        source_at(tmp_path, "bmi160").device_label
+        == f"IIO device {tmp_path}/dev/iio:device3 (bmi160)"
+    )
+    with pytest.raises(SourceError, match="no IIO device named 'lsm6dsm'"):
+        source_at(tmp_path, "lsm6dsm")
+    make_device(tmp_path, node="iio:device5", name="bmi160")
+    with pytest.raises(
+        SourceError, match=r"2 IIO devices are named 'bmi160' \(iio:device3, iio:device5\)"
+    ):
+        source_at(tmp_path, "bmi160")
+
+
+def test_a_device_without_the_streams_elements_is_refused_by_name(tmp_path: Path) -> None:
+    accel_only = {k: v for k, v in ELEMENTS.items() if not k.startswith("anglvel")}
+    make_device(tmp_path, elements=accel_only)
+    with pytest.raises(
+        SourceError, match=r"no scan element anglvel_x, anglvel_y, anglvel_z for the 'imu'"
+    ):
+        source_at(tmp_path)
+    make_device(
+        tmp_path, node="iio:device1", name="pressure", elements={"pressure": "le:u24/32>>0"}
+    )
+    with pytest.raises(
+        SourceError,
+        match=r"iio:device1.*has none of the scan elements 'imu' still needs \(anglvel_x",
+    ):
+        source_at(tmp_path, ["iio:device0", "iio:device1"])
+
+
+def test_other_streams_name_their_elements(tmp_path: Path) -> None:
+    dev = make_device(
+        tmp_path, elements={"intensity_ir": "le:u18/32>>0", "intensity_red": "le:u18/32>>0"}
+    )
+    (dev / "in_intensity_ir_scale").unlink(missing_ok=True)
+    source = IioSource("iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "ppg", 64.0)
+    assert source.streams()["ppg"].channels == ("ppg",)
+    ring = Ring(64, 1)
+    source.start({"ppg": ring})
+    assert (dev / "scan_elements" / "in_intensity_ir_en").read_text() == "1"
+    assert (dev / "scan_elements" / "in_intensity_red_en").read_text() == "0\n"
+    feed(tmp_path, "iio:device0", struct.pack("<II", 5000, 7000))
+    run_to_end(source)
+    source.close()
+    assert ring.read(4)["v"][:, 0].tolist() == [5000.0, 7000.0]  # one element: 4-byte scans
+    with pytest.raises(ConfigError, match=r"source\.iio\.elements"):
+        IioSource("iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "hr", 1.0)
+    with pytest.raises(ConfigError, match="'ppg' has 1 channels"):
+        IioSource(
+            "iio:device0",
+            str(tmp_path / "sys"),
+            str(tmp_path / "dev"),
+            "ppg",
+            64.0,
+            elements=["a", "b"],
+        )
+
+
+def test_an_imu_shown_as_two_devices_is_one_stream(tmp_path: Path) -> None:
+    """Accelerometer and gyroscope as two devices (LSM6DS*, HID sensor hubs): the gyro's
+    values are interpolated at the accelerometer's times; a hole in it is NaN."""
+    accel = {k: "le:s16/16>>0" for k in ("accel_x", "accel_y", "accel_z")} | {
+        "timestamp": "le:s64/64>>0"
+    }
+    gyro = {k: "le:s16/16>>0" for k in ("anglvel_x", "anglvel_y", "anglvel_z")} | {
+        "timestamp": "le:s64/64>>0"
+    }
+    make_device(tmp_path, node="iio:device0", name="accel", elements=accel)
+    make_device(tmp_path, node="iio:device1", name="gyro", elements=gyro)
+    (tmp_path / "sys" / "iio:device1" / "in_anglvel_x_offset").unlink()
+    source = source_at(tmp_path, ["accel", "gyro"])
+    ring = Ring(256, 6)
+    source.start({"imu": ring})
+    t0 = 5_000_000_000
+    a = b"".join(struct.pack("<hhhxxq", i, 0, 100, t0 + i * 10_000_000) for i in range(40))
+    # the gyro samples 5 ms later; its rate ramps, so interpolation has one right answer
+    g_times = [t0 + 5_000_000 + k * 10_000_000 for k in range(40) if not 20 <= k < 25]
+    g = b"".join(struct.pack("<hhhxxq", (t - t0) // 1_000_000, 7, 0, t) for t in g_times)
+    feed(tmp_path, "iio:device1", g)
+    feed(tmp_path, "iio:device0", a)
+    deadline = time.monotonic() + 10
+    while len(ring) < 39 and time.monotonic() < deadline:
+        source.pump(0.01)
+    counters = source.counters()
+    source.close()
+    got = ring.read(100)
+    # the first accelerometer sample comes before any gyro sample: dropped, not made up
+    assert counters["scans"] == 75 and counters["unaligned"] == 1
+    assert np.array_equal(got["t"], t0 + np.arange(1, 40) * 10_000_000)
+    v = got["v"]
+    np.testing.assert_allclose(v[:, 0], np.arange(1, 40) * ACCEL_SCALE, rtol=1e-6)
+    hole = (got["t"] > g_times[19]) & (got["t"] < g_times[20])
+    assert hole.sum() == 6 and np.isnan(v[hole, 3:]).all()
+    ok = ~hole
+    # ms since t0 at the accelerometer's instants, through the gyro's linear ramp
+    np.testing.assert_allclose(v[ok, 3], (got["t"][ok] - t0) / 1e6 * GYRO_SCALE, rtol=1e-5)
+    np.testing.assert_allclose(v[ok, 4], 7 * GYRO_SCALE, rtol=1e-6)
+
+
 def test_unknown_scan_type_names_the_file(tmp_path: Path) -> None:
-    make_device(tmp_path, types={"accel_y": "le:f32/32>>0"})
+    make_device(tmp_path, types={"accel_y": "le:f32/32>>0"}, enabled=True)
     with pytest.raises(DecodeError, match=r"in_accel_y_type.*unknown IIO scan type"):
-        IioSource("iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "imu", 100.0)
+        read_scan_layout(tmp_path / "sys" / "iio:device0")
 
 
 def test_bad_scale_and_missing_device(tmp_path: Path) -> None:
-    dev = make_device(tmp_path)
+    dev = make_device(tmp_path, enabled=True)
     for bad in ("fast", "nan", "inf", "-1e999"):
         (dev / "in_accel_scale").write_text(f"{bad}\n")
         with pytest.raises(DecodeError, match="in_accel_scale: expected a finite number"):
@@ -167,6 +331,8 @@ def test_bad_scale_and_missing_device(tmp_path: Path) -> None:
         read_scan_layout(dev)
     with pytest.raises(SourceError, match="not a buffered IIO device"):
         read_scan_layout(tmp_path / "sys" / "iio:device9")
+    with pytest.raises(SourceError, match="not a buffered IIO device"):
+        source_at(tmp_path, "iio:device9")
     # The kernel serves an attribute in one page at most: more is not sysfs.
     (dev / "in_accel_scale").unlink()
     (dev / "in_accel_scale").symlink_to("/dev/zero")
@@ -176,16 +342,25 @@ def test_bad_scale_and_missing_device(tmp_path: Path) -> None:
 
 def test_nothing_enabled(tmp_path: Path) -> None:
     dev = make_device(tmp_path)
-    for en in (dev / "scan_elements").glob("*_en"):
-        en.write_text("0\n")
     with pytest.raises(SourceError, match="no scan element is enabled"):
         read_scan_layout(dev)
+
+
+def test_a_refused_write_names_the_attribute(tmp_path: Path) -> None:
+    dev = make_device(tmp_path)
+    en = dev / "scan_elements" / "in_accel_z_en"
+    en.unlink()
+    en.mkdir()  # refused even to root, as the kernel refuses writes while a buffer runs
+    source = source_at(tmp_path)
+    with pytest.raises(SourceError, match=r"cannot write '1' to .*in_accel_z_en: Is a directory"):
+        source.start({"imu": Ring(64, 6)})
+    source.close()
 
 
 def test_missing_character_device(tmp_path: Path) -> None:
     make_device(tmp_path)
     (tmp_path / "dev" / "iio:device0").unlink()
-    source = IioSource("iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "imu", 100.0)
+    source = source_at(tmp_path)
     with pytest.raises(SourceError, match="cannot open"):
-        source.start({"imu": Ring(64, 4)})
+        source.start({"imu": Ring(64, 6)})
     source.close()

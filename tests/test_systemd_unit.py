@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import grp
+import os
+import re
 import shutil
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,15 +80,49 @@ def _udevadm_verifies() -> bool:
     return probe.returncode == 0
 
 
-def test_the_iio_rule_opens_to_the_service_user_what_the_source_writes() -> None:
+def _run_command(rule: str) -> str:
+    """The shell command of the rule's RUN+=, as udev hands it to /bin/sh -c."""
+    match = re.search(r"""RUN\+="/bin/sh -c '(.*)'"$""", rule, re.MULTILINE)
+    assert match, rule
+    command = match.group(1)
+    # udev substitutes $name and %c itself: the shell's $ must be written $$
+    assert not re.search(r"(?<!\$)\$(?!\$)", command), command
+    return command.replace("$$", "$")
+
+
+def test_the_iio_rule_opens_to_the_service_user_what_the_source_writes(tmp_path: Path) -> None:
     """Without it the service's user can neither read /dev/iio:deviceN (root's, 0600) nor
-    set up the buffer: `source.kind = "iio"` failed with "Permission denied"."""
+    set up the device: `source.kind = "iio"` failed with "Permission denied". The rule's
+    own shell code runs here on a device tree, with a group this host has; then every
+    file the source writes while it sets the device up must have been given to it."""
+    from test_iio import make_device
+
+    from fedwear.ingest.iio import IioSource
+    from fedwear.ringbuf import Ring
+
     text = RULES.read_text()
     user = settings()["User"][0]
     assert f'GROUP="{user}"' in text and f"chgrp {user} " in text
-    for attribute in ("buffer/enable", "current_timestamp_clock"):  # fedwear.ingest.iio
-        assert text.count(attribute) == 2, attribute  # chgrp and chmod
     assert "char-iio" in " ".join(settings()["DeviceAllow"])
+    dev = make_device(tmp_path)
+    group = grp.getgrgid(os.getgid() + 1 if os.getgid() == 0 else os.getgid())
+    command = (
+        _run_command(text).replace("/sys%p", str(dev)).replace(f" {user} ", f" {group.gr_name} ")
+    )
+    subprocess.run(["/bin/sh", "-c", command], check=True, timeout=30)
+    before = {p: p.stat().st_mtime_ns for p in dev.rglob("*") if p.is_file()}
+    time.sleep(0.01)
+    source = IioSource("iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "imu", 100.0)
+    source.start({"imu": Ring(64, 6)})
+    fd = os.open(tmp_path / "dev" / "iio:device0", os.O_WRONLY)
+    os.close(fd)  # the reader ends
+    source.close()
+    written = sorted(p for p, mtime in before.items() if p.stat().st_mtime_ns != mtime)
+    assert len(written) == 10, written  # 6 elements, timestamp, length, enable, clock
+    for path in written:
+        st = path.stat()
+        relative = path.relative_to(dev)
+        assert st.st_gid == group.gr_gid and st.st_mode & stat.S_IWGRP, relative
 
 
 @pytest.mark.skipif(not _udevadm_verifies(), reason="no `udevadm verify` here (udev 253+)")

@@ -68,7 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--path", help="replay: a recording or a folder of recordings")
     run.add_argument("--pace", choices=["asap", "realtime"], help="replay pace")
     run.add_argument("--port", help="uart: serial port (e.g. /dev/ttyS1)")
-    run.add_argument("--device", help="iio: device name (e.g. iio:device0)")
+    run.add_argument(
+        "--device",
+        action="append",
+        help="iio: a device's node or name (iio:device0, accel_3d); "
+        "once per device where the stream is spread over several",
+    )
     run.add_argument("--event-log", help="append-only event log path")
     run.add_argument("--quiet", action="store_true", help="no events on stdout")
     run.add_argument("--duration", type=_positive(float), help="stop after this many seconds")
@@ -176,7 +181,9 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "source.path": args.path,
         "source.pace": args.pace,
         "source.uart.port": args.port,
-        "source.iio.device": args.device,
+        "source.iio.device": args.device[0]
+        if args.device and len(args.device) == 1
+        else args.device,
         "events.log_path": args.event_log,
     }
     out: dict[str, Any] = {k: v for k, v in pairs.items() if v is not None}

@@ -13,6 +13,7 @@ import dataclasses
 import math
 import os
 import tomllib
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -31,11 +32,18 @@ class UartConfig:
 
 @dataclass
 class IioConfig:
-    device: str = "iio:device0"
+    # A node ("iio:device0") or a device's name ("accel_3d", which survives reboots); a
+    # list where the stream is spread over devices (["lsm6dsm_accel", "lsm6dsm_gyro"]).
+    device: str | list[str] = "iio:device0"
     sysfs_dir: str = "/sys/bus/iio/devices"
     dev_dir: str = "/dev"
     stream: Literal["imu", "ppg", "ecg", "hr"] = "imu"
+    # Set the device up (scan elements, buffer length, clock) and run its buffer; false
+    # where someone else does, and fedwear only reads.
     enable_buffer: bool = True
+    # The scan element of each of the stream's channels, in its order; empty: the
+    # kernel's usual names (imu: accel_x .. anglvel_z; ppg: intensity_ir; ecg: voltage0).
+    elements: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -199,6 +207,14 @@ def _shown(value: Any, limit: int = 80) -> str:
 
 def _convert(value: Any, hint: Any, key: str) -> Any:
     origin = get_origin(hint)
+    if origin is types.UnionType:  # str | list[str]: the first alternative that fits
+        for alternative in get_args(hint):
+            try:
+                return _convert(value, alternative, key)
+            except ConfigError:
+                continue
+        names = " or ".join(_TYPE_NAMES.get(a, "a list") for a in get_args(hint))
+        raise ConfigError(f"must be {names}, got {type(value).__name__} {_shown(value)}", key=key)
     if origin is Literal:
         choices = get_args(hint)
         if value not in choices:
@@ -290,12 +306,22 @@ def validate(config: Config) -> Config:
             "must be between 0 and half the allowed range",
             key="detectors.heart_rate.hysteresis_bpm",
         )
-    device = config.source.iio.device  # joined to sysfs_dir and dev_dir: a name, not a path
-    if device in ("", ".", "..") or "/" in device or "\0" in device:
-        raise ConfigError(
-            f"must be a device name such as iio:device0, got {_shown(device)}",
-            key="source.iio.device",
-        )
+    iio = config.source.iio
+    devices = [iio.device] if isinstance(iio.device, str) else iio.device
+    if not devices:
+        raise ConfigError("must name at least one device", key="source.iio.device")
+    for device in devices:  # joined to sysfs_dir and dev_dir: a name, not a path
+        if device in ("", ".", "..") or "/" in device or "\0" in device:
+            raise ConfigError(
+                f"must be a device name such as iio:device0, got {_shown(device)}",
+                key="source.iio.device",
+            )
+    for element in iio.elements:  # joined into in_<element>_en
+        if not element or not all(c.isalnum() or c == "_" for c in element):
+            raise ConfigError(
+                f"must be scan element names such as accel_x, got {_shown(element)}",
+                key="source.iio.elements",
+            )
     if not 1 <= config.source.uart.baudrate <= 20_000_000:
         raise ConfigError("out of range", key="source.uart.baudrate")
     if not 1 <= config.ble.backlog <= 10_000:

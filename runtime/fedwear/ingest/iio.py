@@ -1,176 +1,125 @@
-"""Linux IIO buffered capture: scan layout from sysfs, samples from /dev/iio:deviceN.
+"""Linux IIO buffered capture into one stream, from one device or several.
 
-The layout rules follow the kernel's Documentation/ABI/testing/sysfs-bus-iio and
-iio_utils.c: enabled elements are ordered by ``_index``; each is aligned to its own
-storage size; values are ``(raw + offset) * scale``.
+The stream's channels come from the scan elements that carry them (``accel_x`` is the
+imu stream's ``ax``), in the stream's order, whatever order the device scans them in:
+the C decoder picks each element at its byte offset. Where a stream is spread over
+devices (an accelerometer and a gyroscope shown as two, as ST's LSM6DS* and HID sensor
+hubs do), each device has its own intake thread and ring, and ``TimeAligner`` joins them.
 """
 
 from __future__ import annotations
 
-__all__ = ["IioChannel", "IioSource", "parse_scan_type", "read_scan_layout"]
+__all__ = ["DEFAULT_ELEMENTS", "IioChannel", "IioSource", "parse_scan_type", "read_scan_layout"]
 
-import logging
-import math
 import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..bounded import read_at_most
-from ..errors import DecodeError, SourceError
-from .base import SourceKind, StreamSpec
+from ..errors import ConfigError, DecodeError, SourceError
+from .align import TimeAligner
+from .base import STREAM_CHANNELS, Source, SourceKind, SourceStatus, StreamSpec
+from .iio_device import IioDevice
+from .iio_layout import IioChannel, parse_scan_type, read_scan_layout
 from .intake import IntakeThread
-from .threaded import ThreadedSource
+from .threaded import watch
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..ringbuf import Ring
 
-SYSFS_PAGE = 4096  # the most a sysfs attribute read returns
-# The clock the kernel stamps scans with (current_timestamp_clock; "realtime" by default).
-# Boot time never jumps when the time is set, and counts suspended time.
-STREAM_CLOCK = "boottime"
-
-log = logging.getLogger("fedwear")
-_TYPE = re.compile(r"^(be|le):([su])(\d+)/(\d+)(?:X(\d+))?>>(\d+)$")
-
-
-@dataclass(frozen=True)
-class IioChannel:
-    """One enabled scan element."""
-
-    name: str  # e.g. "accel_x", "timestamp"
-    index: int
-    big_endian: bool
-    signed: bool
-    realbits: int
-    storagebits: int
-    shift: int
-    scale: float = 1.0
-    offset: float = 0.0
-    byte_offset: int = 0
+# The kernel's names (Documentation/ABI/testing/sysfs-bus-iio) for each stream's channels.
+# ppg: the infrared intensity of MAX3010x-like pulse oximeters; ecg: an ADC's first input.
+# Others are named in source.iio.elements.
+DEFAULT_ELEMENTS: dict[str, tuple[str, ...]] = {
+    "imu": ("accel_x", "accel_y", "accel_z", "anglvel_x", "anglvel_y", "anglvel_z"),
+    "ppg": ("intensity_ir",),
+    "ecg": ("voltage0",),
+}
+MAX_GAP_PERIODS = 3  # a device's samples further apart than this are a hole, not a line
 
 
-def parse_scan_type(text: str, where: str = "") -> tuple[bool, bool, int, int, int]:
-    """``le:s12/16>>4`` -> (big_endian, signed, realbits, storagebits, shift)."""
-    m = _TYPE.match(text.strip())
-    if not m:
-        raise DecodeError(f"{where}: unknown IIO scan type {text.strip()!r}", code="scan-type")
-    endian, sign, real, storage, repeat, shift = m.groups()
-    real_i, storage_i, shift_i = int(real), int(storage), int(shift)
-    if repeat not in (None, "1"):
-        raise DecodeError(
-            f"{where}: repeated scan elements ({text.strip()!r}) are not supported",
-            code="scan-type",
+def stream_elements(stream: str, configured: Sequence[str]) -> list[str]:
+    """The scan element for each of the stream's channels, in its order."""
+    channels = STREAM_CHANNELS[stream]
+    elements = list(configured) or list(DEFAULT_ELEMENTS.get(stream, ()))
+    if not elements:
+        raise ConfigError(
+            f"name the scan element that carries {stream!r} (X of scan_elements/in_X_en)",
+            key="source.iio.elements",
         )
-    if storage_i not in (8, 16, 32, 64) or not 1 <= real_i <= storage_i or shift_i >= storage_i:
-        raise DecodeError(f"{where}: inconsistent IIO scan type {text.strip()!r}", code="scan-type")
-    return endian == "be", sign == "s", real_i, storage_i, shift_i
-
-
-def _read(path: Path) -> str:
-    """A sysfs attribute: the kernel serves at most a page, so more is not one."""
-    try:
-        raw = read_at_most(path, SYSFS_PAGE)
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror}", code="sysfs") from exc
-    if len(raw) > SYSFS_PAGE:
-        raise SourceError(
-            f"cannot read {path}: more than the {SYSFS_PAGE} bytes of a sysfs attribute",
-            code="sysfs",
+    if len(elements) != len(channels) or len(set(elements)) != len(elements):
+        raise ConfigError(
+            f"{stream!r} has {len(channels)} channels ({', '.join(channels)}): name "
+            f"{len(channels)} different scan elements, got {elements}",
+            key="source.iio.elements",
         )
-    try:
-        return raw.decode("utf-8").strip()
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"cannot read {path}: {exc}", code="sysfs") from None
+    return elements
 
 
-def _attribute(device: Path, name: str, attr: str, default: float) -> float:
-    """Per-channel attribute, else the shared one (in_accel_x_scale, then in_accel_scale)."""
-    kind = name.rsplit("_", 1)[0] if "_" in name else name
-    for candidate in (f"in_{name}_{attr}", f"in_{kind}_{attr}"):
-        p = device / candidate
-        if p.exists():
-            text = _read(p)
-            try:
-                value = float(text)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value):  # "nan" or "inf" would scale every sample so
-                raise DecodeError(f"{p}: expected a finite number, got {text!r}", code="attribute")
-            return value
-    return default
+class _Capture:
+    """One device's part of the stream: which channels, and what reads them."""
+
+    def __init__(self, device: IioDevice, columns: list[int], elements: list[str]) -> None:
+        self.device, self.columns, self.elements = device, columns, elements
+        self.decoder: _IioDecoder | None = None
+        self.intake: IntakeThread | None = None
+        self.ring: Ring | None = None  # its own ring, when the stream has several
+        self.fd = -1
+        self.final: dict[str, int] = {}
+
+    def counters(self) -> dict[str, int]:
+        if self.intake is None or self.decoder is None:
+            return self.final
+        st = self.intake.status()
+        return {"bytes": st.bytes, "reads": st.reads, **self.decoder.stats()}
 
 
-def read_scan_layout(device: Path) -> tuple[list[IioChannel], int]:
-    """Enabled elements with their byte offsets, and the scan size in bytes."""
-    scan_dir = device / "scan_elements"
-    if not scan_dir.is_dir():
-        raise SourceError(f"{scan_dir} does not exist: not a buffered IIO device", code="sysfs")
-    channels: list[IioChannel] = []
-    for en in sorted(scan_dir.glob("in_*_en")):
-        if _read(en) != "1":
-            continue
-        name = en.name[3:-3]
-        index_text = _read(scan_dir / f"in_{name}_index")
-        type_path = scan_dir / f"in_{name}_type"
-        be, signed, real, storage, shift = parse_scan_type(_read(type_path), str(type_path))
-        try:
-            index = int(index_text)
-        except ValueError:
-            raise DecodeError(
-                f"{scan_dir / f'in_{name}_index'}: not an integer", code="attribute"
-            ) from None
-        scale = 1.0 if name == "timestamp" else _attribute(device, name, "scale", 1.0)
-        offset = 0.0 if name == "timestamp" else _attribute(device, name, "offset", 0.0)
-        channels.append(IioChannel(name, index, be, signed, real, storage, shift, scale, offset))
-    if not channels:
-        raise SourceError(f"{scan_dir}: no scan element is enabled", code="sysfs")
-    channels.sort(key=lambda c: c.index)
-    placed, pos, align = [], 0, 1
-    for ch in channels:
-        size = ch.storagebits // 8
-        pos = (pos + size - 1) // size * size
-        placed.append(IioChannel(**{**ch.__dict__, "byte_offset": pos}))
-        pos += size
-        align = max(align, size)
-    return placed, (pos + align - 1) // align * align
-
-
-class IioSource(ThreadedSource):
-    """Buffered capture from one IIO device into one stream."""
+class IioSource(Source):
+    """Buffered capture from one or more IIO devices into one stream."""
 
     kind = SourceKind.IIO
 
     def __init__(
         self,
-        device: str,
+        device: str | Sequence[str],
         sysfs_dir: str,
         dev_dir: str,
         stream: str,
         rate_hz: float,
         enable_buffer: bool = True,
+        elements: Sequence[str] = (),
     ) -> None:
-        from ..native import lib
-
-        self.device_path = Path(sysfs_dir) / device
-        self.dev_node = Path(dev_dir) / device
-        self.device_label = f"IIO device {self.dev_node}"
+        names = [device] if isinstance(device, str) else list(device)
         self.enable_buffer = enable_buffer
-        self.channels, self.scan_bytes = read_scan_layout(self.device_path)
-        self.values = [c for c in self.channels if c.name != "timestamp"]
-        stamps = [c for c in self.channels if c.name == "timestamp"]
-        self.timestamp = stamps[0] if stamps else None
-        if not self.values or len(self.values) > lib.FW_IIO_MAX_CHANNELS:
+        self._stream = StreamSpec(stream, STREAM_CHANNELS[stream], rate_hz)
+        wanted = stream_elements(stream, elements)
+        devices = [IioDevice(sysfs_dir, dev_dir, name) for name in names]
+        self._captures: list[_Capture] = []
+        placed: set[str] = set()
+        for dev in devices:
+            mine = [e for e in wanted if e in dev.elements and e not in placed]
+            if not mine:
+                raise SourceError(
+                    f"{dev.label} has none of the scan elements {stream!r} still needs "
+                    f"({', '.join(e for e in wanted if e not in placed)}); it has "
+                    f"{', '.join(dev.elements) or 'none'}",
+                    code="sysfs",
+                )
+            placed.update(mine)
+            self._captures.append(_Capture(dev, [wanted.index(e) for e in mine], mine))
+        missing = [e for e in wanted if e not in placed]
+        if missing:
             raise SourceError(
-                f"{self.device_path}: {len(self.values)} value channels enabled; "
-                f"need 1..{lib.FW_IIO_MAX_CHANNELS}",
+                f"no scan element {', '.join(missing)} for the {stream!r} stream on "
+                + "; ".join(
+                    f"{c.device.label} ({', '.join(c.device.elements)})" for c in self._captures
+                ),
                 code="sysfs",
             )
-        self._stream = StreamSpec(stream, tuple(c.name for c in self.values), rate_hz)
-        self._fd = -1
+        self.device_label = " + ".join(c.device.label for c in self._captures)
+        self._aligner: TimeAligner | None = None
+        self._ring: Ring | None = None
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> IioSource:
@@ -183,88 +132,110 @@ class IioSource(ThreadedSource):
             iio.stream,
             rate,
             iio.enable_buffer,
+            iio.elements,
         )
 
     def streams(self) -> dict[str, StreamSpec]:
         return {self._stream.name: self._stream}
 
-    def _layout(self) -> Any:
+    def start(self, rings: Mapping[str, Ring]) -> None:  # type: ignore[override]
+        from ..native import ffi, lib
+        from ..ringbuf import Ring
+
+        self._ring = rings[self._stream.name]  # the C ring: the decoder writes into it
+        merged = len(self._captures) > 1
+        for cap in self._captures:
+            dev = cap.device
+            if self.enable_buffer:
+                dev.set_up(cap.elements, self._stream.rate_hz)
+            else:
+                dev.check_enabled(cap.elements)
+            channels, scan_bytes = dev.layout()
+            cap.ring = Ring(self._ring.capacity, len(cap.elements)) if merged else self._ring
+            layout = self._layout(channels, scan_bytes, cap.elements)
+            cap.decoder = _IioDecoder(lib.fw_iio_decoder_new(layout, cap.ring.ptr), cap.ring)
+            if cap.decoder.ptr == ffi.NULL:
+                raise DecodeError(f"{dev.path}: scan layout rejected by the decoder", code="layout")
+            if self.enable_buffer:
+                dev.set_buffer(True)
+            try:
+                cap.fd = os.open(dev.node, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError as exc:
+                raise SourceError(
+                    f"cannot open {dev.node}: {exc.strerror}",
+                    code="open",
+                    errno_value=exc.errno or 0,
+                ) from exc
+            cap.intake = IntakeThread(cap.fd, cap.decoder, "iio")
+        if merged:
+            period_ns = round(1e9 / self._stream.rate_hz)
+            self._aligner = TimeAligner(
+                [len(c.elements) for c in self._captures],
+                MAX_GAP_PERIODS * period_ns,
+                self._ring.capacity,
+            )
+
+    def _layout(self, channels: list[IioChannel], scan_bytes: int, elements: list[str]) -> Any:
         from ..native import ffi
 
+        by_name = {c.name: c for c in channels}
         layout = ffi.new("fw_iio_layout *")
-        layout.scan_bytes = self.scan_bytes
-        layout.n_channels = len(self.values)
-        for dst, ch in zip(layout.channels, self.values, strict=False):
-            _fill_element(dst, ch)
-        if self.timestamp is not None:
+        layout.scan_bytes = scan_bytes
+        layout.n_channels = len(elements)
+        for dst, name in zip(layout.channels, elements, strict=False):
+            _fill_element(dst, by_name[name])
+        if "timestamp" in by_name:
             layout.has_timestamp = 1
-            _fill_element(layout.timestamp, self.timestamp)
+            _fill_element(layout.timestamp, by_name["timestamp"])
         layout.period_ns = round(1e9 / self._stream.rate_hz)
         return layout
 
-    def _set_buffer(self, on: bool) -> None:
-        enable = self.device_path / "buffer" / "enable"
-        if self.enable_buffer and enable.exists():
-            try:
-                enable.write_text("1" if on else "0")
-            except OSError as exc:
-                if on:
-                    raise SourceError(
-                        f"cannot enable {enable}: {exc.strerror}", code="sysfs"
-                    ) from exc
+    def pump(self, budget_s: float) -> SourceStatus:
+        if budget_s > 0:
+            time.sleep(budget_s)  # the C threads fill the rings meanwhile
+        if self._aligner is not None:
+            self._align()  # first: what came before a device ended still goes out
+        for cap in self._captures:
+            assert cap.intake is not None, "start() first"
+            status = watch(cap.intake, cap.device.label)
+            if status.ended:
+                return status
+        return SourceStatus()
 
-    def _set_clock(self) -> None:
-        """Ask the kernel to stamp scans with boot time, not the wall clock: with the
-        default ("realtime") a watch whose time is set by its phone sees an hour-long gap
-        in its IMU, or time running back. Where that cannot be set, say so once."""
-        attribute = self.device_path / "current_timestamp_clock"
-        if self.timestamp is None or not attribute.exists():
-            return
-        clock = _read(attribute)
-        if clock == STREAM_CLOCK:
-            return
-        reason = "source.iio.enable_buffer is false"
-        if self.enable_buffer:  # fedwear sets the device up; the buffer is still off here
-            try:
-                attribute.write_text(STREAM_CLOCK)
-                return
-            except OSError as exc:
-                reason = f"writing {STREAM_CLOCK!r} failed: {exc.strerror}"
-        log.warning(
-            "%s stamps its scans with the %s clock (%s): setting the time will show as a "
-            "gap or as time running back",
-            self.device_label,
-            clock,
-            reason,
-        )
+    def _align(self) -> None:
+        from ..ringbuf import make_frames
 
-    def start(self, rings: Mapping[str, Ring]) -> None:  # type: ignore[override]
-        from ..native import ffi, lib
+        assert self._aligner is not None and self._ring is not None
+        for k, cap in enumerate(self._captures):
+            assert cap.ring is not None
+            frames = cap.ring.read(len(cap.ring))
+            self._aligner.add(k, frames["t"], frames["v"])
+        t, parts = self._aligner.take()
+        if len(t):
+            order = [col for cap in self._captures for col in cap.columns]
+            values = parts[:, [order.index(i) for i in range(len(order))]]
+            self._ring.write(make_frames(t, values))
 
-        ring = rings[self._stream.name]
-        self._decoder = _IioDecoder(lib.fw_iio_decoder_new(self._layout(), ring.ptr), ring)
-        if self._decoder.ptr == ffi.NULL:
-            raise DecodeError(
-                f"{self.device_path}: scan layout rejected by the decoder", code="layout"
-            )
-        self._set_clock()
-        self._set_buffer(True)
-        try:
-            self._fd = os.open(self.dev_node, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as exc:
-            raise SourceError(
-                f"cannot open {self.dev_node}: {exc.strerror}",
-                code="open",
-                errno_value=exc.errno or 0,
-            ) from exc
-        self._intake = IntakeThread(self._fd, self._decoder, "iio")
+    def counters(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for cap in self._captures:
+            for key, value in cap.counters().items():
+                totals[key] = totals.get(key, 0) + value
+        if self._aligner is not None:
+            totals["unaligned"] = self._aligner.dropped
+        return totals
 
     def close(self) -> None:
-        if self._stop_intake():
-            self._set_buffer(False)
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        for cap in self._captures:
+            if cap.intake is not None and cap.decoder is not None:
+                last = cap.intake.stop()  # joined before the buffer goes off
+                cap.final = {"bytes": last.bytes, "reads": last.reads, **cap.decoder.stats()}
+                cap.intake = None
+                if self.enable_buffer:
+                    cap.device.set_buffer(False)
+            if cap.fd >= 0:
+                os.close(cap.fd)
+                cap.fd = -1
 
 
 def _fill_element(dst: Any, ch: IioChannel) -> None:

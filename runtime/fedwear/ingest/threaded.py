@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ThreadedSource"]
+__all__ = ["ThreadedSource", "watch"]
 
 import time
 from typing import Any
@@ -43,17 +43,18 @@ class ThreadedSource(Source):
         if budget_s > 0:
             time.sleep(budget_s)  # the C thread fills the rings meanwhile
         assert self._intake is not None, "start() first"
-        st = self._intake.status()
-        if st.state is IntakeState.FAILED:
-            return SourceStatus(
-                ended=True,
-                lost=True,
-                error=f"{self.device_label} vanished or failed: {st.describe()}",
-            )
-        if st.state is IntakeState.ENDED and self.eof_is_loss:
-            return SourceStatus(
-                ended=True, lost=True, error=f"{self.device_label} vanished (hang-up)"
-            )
-        if st.state is IntakeState.ENDED:
-            return SourceStatus(ended=True, error=f"{self.device_label} reached end of file")
-        return SourceStatus()
+        return watch(self._intake, self.device_label, self.eof_is_loss)
+
+
+def watch(intake: IntakeThread, label: str, eof_is_loss: bool = False) -> SourceStatus:
+    """What an intake thread's state means for the run: going on, ended, or lost."""
+    st = intake.status()
+    if st.state is IntakeState.FAILED:
+        return SourceStatus(
+            ended=True, lost=True, error=f"{label} vanished or failed: {st.describe()}"
+        )
+    if st.state is IntakeState.ENDED and eof_is_loss:
+        return SourceStatus(ended=True, lost=True, error=f"{label} vanished (hang-up)")
+    if st.state is IntakeState.ENDED:
+        return SourceStatus(ended=True, error=f"{label} reached end of file")
+    return SourceStatus()
