@@ -6,11 +6,11 @@ A stand-in for the Yocto image (no bitbake build can run on these machines): a D
 bookworm arm64 userland unpacked with mmdebstrap (--variant=extract: no arm64 code runs
 while building), Python packages from PyPI's aarch64 wheels, and fedwear with its cffi
 extension cross-compiled by aarch64-linux-gnu-gcc. The whole tree becomes the initramfs
-(no disk, no kernel modules needed); /init runs the tests marked not "host" and
-`fedwear run` on the embedded default, prints the results between markers on the serial
-console and powers off. QEMU: -M virt -cpu cortex-a57 (Yocto's qemuarm64 CPU; --cpu picks
-another, e.g. cortex-a53, the core of many wearables, or cortex-a76, whose ARMv8.2 dot
-product instructions a Cortex-A55 also has).
+(no disk image; kernel modules load from its /lib/modules); /init runs the tests marked
+not "host" and `fedwear run` on the embedded default, prints the results between markers
+on the serial console and powers off. QEMU: -M virt -cpu cortex-a57 (Yocto's qemuarm64
+CPU; --cpu picks another, e.g. cortex-a53, the core of many wearables, or cortex-a76,
+whose ARMv8.2 dot product instructions a Cortex-A55 also has).
 
 The base image is cached under --cache, keyed on its package and requirement lists.
 Exit status: 0 when everything inside passed; 1 when something failed or the guest never
@@ -98,6 +98,10 @@ INIT = """#!/bin/busybox sh
 export PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp PYTHONDONTWRITEBYTECODE=1
 export PYTHONHASHSEED=0  # the same dict/set orders every boot (icount figures repeat)
 export FEDWEAR_EXAMPLE_SCALE=0.25  # fewer random cases per property test (tests/conftest.py)
+# A HID sensor hub made from user space (/dev/uhid, tests/uhid_sensor_hub.py), on which
+# the kernel's own hid-sensor-accel-3d and -gyro-3d make real IIO devices (test_iio_kernel)
+[ -e "/lib/modules/$(/bin/busybox uname -r)/modules.dep" ] || /sbin/depmod -a  # no postinst ran
+/sbin/modprobe -a uhid hid_sensor_hub hid_sensor_accel_3d hid_sensor_gyro_3d
 cd /opt/fedwear
 up() { /bin/busybox cut -d' ' -f1 /proc/uptime; }
 echo "FEDWEAR-QEMU-BEGIN uptime=$(up)"
