@@ -1,6 +1,7 @@
 """A HID sensor hub made from user space (/dev/uhid): the kernel's own IIO drivers on it.
 
-    python3 tests/uhid_sensor_hub.py   # creates the hub, prints the IIO devices, waits
+    python3 tests/uhid_sensor_hub.py             # makes the hub, prints its IIO devices
+    python3 tests/uhid_sensor_hub.py --rate 100  # ...and sends a wrist at rest at 100 Hz
 
 The kernel binds hid-sensor-hub to it, and hid-sensor-accel-3d and hid-sensor-gyro-3d make
 two IIO devices ("accel_3d", "gyro_3d") with real buffers, triggers and scan elements, as
@@ -17,9 +18,13 @@ unit exponent -2), so the kernel's ``in_accel_scale`` and ``in_anglvel_scale`` c
 
 from __future__ import annotations
 
+import argparse
 import errno
+import math
 import os
+import random
 import select
+import socket
 import struct
 import threading
 import time
@@ -178,8 +183,39 @@ def wait_for_devices(names: tuple[str, ...], timeout: float = 20.0) -> dict[str,
     raise TimeoutError(f"no IIO devices {names} after {timeout} s: found {iio_devices()}")
 
 
-if __name__ == "__main__":
+def notify_ready() -> None:
+    """sd_notify READY=1, where systemd runs this as a Type=notify service (QEMU guest)."""
+    address = os.environ.get("NOTIFY_SOCKET", "")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"READY=1", address)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=0.0, help="send samples at this rate (Hz)")
+    args = parser.parse_args()
     with SensorHub() as hub:
         print(wait_for_devices(("accel_3d", "gyro_3d")), flush=True)
+        notify_ready()
+        start, i, noise = time.monotonic(), 0, random.Random(0)
         while True:
-            time.sleep(1)
+            if args.rate <= 0:
+                time.sleep(1)
+                continue
+            # a wrist at rest, turning slowly; a sensor's noise of a few counts, so that
+            # the flat-line rule (a stuck sensor) has no reason to speak
+            # (the hub's counts are 0.01 g and 0.01 deg/s)
+            jitter = [noise.gauss(0.0, 0.1) for _ in range(6)]
+            accel = (jitter[0], jitter[1], G + jitter[2])
+            gyro = (jitter[3] / 30, jitter[4] / 30, 0.2 * math.sin(i / 50) + jitter[5] / 30)
+            hub.send(accel, gyro)
+            i += 1
+            time.sleep(max(0.0, start + i / args.rate - time.monotonic()))
+
+
+if __name__ == "__main__":
+    main()

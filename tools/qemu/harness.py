@@ -161,6 +161,32 @@ TimeoutStartSec=15min
 [Install]
 WantedBy=multi-user.target
 """
+# IIO under the shipped unit and udev rule: a HID sensor hub made through /dev/uhid, of
+# which the kernel's HID sensor drivers make two IIO devices; udev hands them to the
+# fedwear group; then a copy of fedwear.service, changed only in what it runs (the drop-in
+# below), reads them as User=fedwear.
+HUB_UNIT = """[Unit]
+Description=fedwear QEMU check: a HID sensor hub through /dev/uhid (two IIO devices)
+
+[Service]
+Type=notify
+NotifyAccess=main
+ExecStartPre=/bin/sh -c '[ -e /lib/modules/$$(uname -r)/modules.dep ] || /sbin/depmod -a'
+ExecStartPre=/sbin/modprobe -a uhid hid_sensor_hub hid_sensor_accel_3d hid_sensor_gyro_3d
+ExecStart=/usr/bin/python3 /opt/fedwear/tests/uhid_sensor_hub.py --rate 100
+# the devices' udev rules (70-fedwear-iio.rules among them) have run before READY counts
+ExecStartPost=/bin/udevadm settle
+"""
+IIO_DROPIN = """[Unit]
+Requires=fedwear-qemu-hub.service
+After=fedwear-qemu-hub.service
+
+[Service]
+ExecStart=
+ExecStart=/usr/bin/fedwear run --config /etc/fedwear/fedwear.toml --quiet --source iio \\
+    --device accel_3d --device gyro_3d --duration 20 --event-log /var/lib/fedwear/iio.jsonl
+Restart=no
+"""
 FEDWEAR_SCRIPT = """#!/usr/bin/python3
 import sys
 
@@ -319,7 +345,16 @@ def install_service(rootfs: Path) -> None:
     wants.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "systemd" / "fedwear.service", units / "fedwear.service")
     (units / "fedwear-qemu-report.service").write_text(REPORT_UNIT)
-    for unit in ("fedwear.service", "fedwear-qemu-report.service"):
+    # the udev rule where the recipe puts it, and the /bin/sh its RUN+= calls (an image
+    # has one; package scripts, which would have made dash's, did not run here)
+    rules = rootfs / "lib" / "udev" / "rules.d"
+    shutil.copy(ROOT / "systemd" / "70-fedwear-iio.rules", rules)
+    (rootfs / "bin" / "sh").symlink_to("busybox")
+    shutil.copy(ROOT / "systemd" / "fedwear.service", units / "fedwear-iio.service")
+    (units / "fedwear-iio.service.d").mkdir()
+    (units / "fedwear-iio.service.d" / "qemu.conf").write_text(IIO_DROPIN)
+    (units / "fedwear-qemu-hub.service").write_text(HUB_UNIT)
+    for unit in ("fedwear.service", "fedwear-iio.service", "fedwear-qemu-report.service"):
         (wants / unit).symlink_to(f"/etc/systemd/system/{unit}")
     # No login prompt on the console: nothing here would log in, and it interleaves output.
     for getty in ("serial-getty@.service", "getty@.service"):
@@ -545,6 +580,36 @@ def systemd_failures(r: dict) -> list[str]:  # type: ignore[type-arg]
             "one 'Bluetooth off' line per start (no controller in the guest)",
         ),
     ]
+    return [what for ok, what in expected if not ok] + iio_failures(r["iio"])
+
+
+def iio_failures(iio: dict) -> list[str]:  # type: ignore[type-arg]
+    """fedwear-iio.service: the rule gave its user two real IIO devices, which it read."""
+    summary = iio["summary"] or {}
+    source = summary.get("source", {})
+    expected = [
+        (iio["result"] == "success" and iio["exit_status"] == "0", "the IIO run ended, exit 0"),
+        (iio["user"] == "fedwear", "the IIO run as user fedwear"),
+        (summary.get("ended") == "stopped", "the IIO run stopped after its --duration"),
+        # 20 s of two devices at 100 Hz; start-up under emulation eats into it
+        (source.get("scans", 0) > 1000 and summary.get("samples", 0) > 500, "IIO scans read"),
+    ]
+    for name in ("accel_3d", "gyro_3d"):
+        device = iio["devices"].get(name)
+        if device is None:
+            expected.append((False, f"an IIO device {name}"))
+            continue
+        files = device["files"]
+        opened = [files["buffer/enable"], files["buffer/length"], files["current_timestamp_clock"]]
+        opened += [attribute for _, attribute in files["scan_elements"]]
+        expected += [
+            (device["node"].get("gid") == 990 and device["node"].get("mode") == "0o640",
+             f"/dev of {name} given to group fedwear, 0640, by the udev rule"),
+            (all(a.get("gid") == 990 and int(a.get("mode", "0"), 8) & 0o020 for a in opened),
+             f"{name}'s attributes writable by group fedwear (the udev rule)"),
+            (int(files["buffer/length"].get("value", "0")) >= 100, f"{name}'s buffer set up"),
+            (files["current_timestamp_clock"].get("value") == "boottime", f"{name} on boottime"),
+        ]  # fmt: skip
     return [what for ok, what in expected if not ok]
 
 
@@ -577,6 +642,13 @@ def report_systemd(console: Path, boot_s: float, cpu: str) -> int:
         )
         off = r["journal"]["bluetooth_off"]
         print(f"  no Bluetooth controller: {len(off)} line(s), e.g. {off[0] if off else None!r}")
+        iio = r["iio"]
+        source = (iio["summary"] or {}).get("source", {})
+        print(
+            f"  IIO under the shipped unit and udev rule (two devices of a uhid HID sensor hub): "
+            f"{iio['result']}, {source.get('scans')} scans, "
+            f"{(iio['summary'] or {}).get('samples')} imu frames, as {iio['user']}"
+        )
     if failures:
         print(json.dumps(r, indent=1))
         print("qemu harness: FAILED under systemd: " + "; ".join(failures))

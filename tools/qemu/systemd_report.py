@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 UNIT = "fedwear.service"
+IIO_UNIT = "fedwear-iio.service"
 PROPERTIES = (
     "ActiveState",
     "SubState",
@@ -40,9 +41,9 @@ PROPERTIES = (
 )
 
 
-def show() -> dict[str, str]:
+def show(unit: str = UNIT) -> dict[str, str]:
     out = subprocess.run(
-        ["systemctl", "show", UNIT, *(f"--property={p}" for p in PROPERTIES)],
+        ["systemctl", "show", unit, *(f"--property={p}" for p in PROPERTIES)],
         capture_output=True,
         text=True,
         check=False,
@@ -50,10 +51,12 @@ def show() -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
-def wait_for(test: Callable[[dict[str, str]], bool], timeout: float) -> dict[str, str]:
+def wait_for(
+    test: Callable[[dict[str, str]], bool], timeout: float, unit: str = UNIT
+) -> dict[str, str]:
     deadline = time.monotonic() + timeout
     while True:
-        state = show()
+        state = show(unit)
         if test(state) or time.monotonic() > deadline:
             return state
         time.sleep(1)
@@ -74,9 +77,9 @@ def cgroup_file(name: str) -> str:
         return f"unreadable: {exc.strerror}"
 
 
-def journal() -> list[dict[str, Any]]:
+def journal(unit: str = UNIT) -> list[dict[str, Any]]:
     out = subprocess.run(
-        ["journalctl", "--unit", UNIT, "--output", "json", "--no-pager"],
+        ["journalctl", "--unit", unit, "--output", "json", "--no-pager"],
         capture_output=True,
         text=True,
         check=False,
@@ -147,7 +150,56 @@ def checks() -> dict[str, Any]:
         "lines": len(events.read_text().splitlines()) if events.exists() else 0,
         "owner_uid": events.stat().st_uid if events.exists() else None,
     }
+    r["iio"] = iio_checks()
     return r
+
+
+def summary_of(unit: str) -> dict[str, Any] | None:
+    messages = [str(e.get("MESSAGE", "")) for e in journal(unit)]
+    found = [json.loads(m) for m in messages if m.startswith('{"type":"summary"')]
+    return found[-1] if found else None
+
+
+def iio_checks() -> dict[str, Any]:
+    """fedwear-iio.service (the shipped unit, run changed to read two IIO devices of a HID
+    sensor hub made through /dev/uhid): did udev's rule let its user set them up and read?"""
+    done = wait_for(lambda s: s.get("ActiveState") in ("inactive", "failed"), 240, IIO_UNIT)
+    devices = {}
+    for dev in sorted(Path("/sys/bus/iio/devices").glob("iio:device*")):
+        node = Path("/dev") / dev.name
+        files: dict[str, Any] = {}
+        for name in ("buffer/enable", "buffer/length", "current_timestamp_clock"):
+            files[name] = _attribute(dev / name)
+        files["scan_elements"] = sorted(
+            (p.name, _attribute(p)) for p in (dev / "scan_elements").glob("*_en")
+        )
+        devices[(dev / "name").read_text().strip()] = {
+            "node": _attribute(node),
+            "files": files,
+        }
+    return {
+        "result": done.get("Result"),
+        "exit_status": done.get("ExecMainStatus"),
+        "user": done.get("User"),
+        "summary": summary_of(IIO_UNIT),
+        "devices": devices,
+        "journal_tail": [str(e.get("MESSAGE", ""))[:200] for e in journal(IIO_UNIT)][-5:],
+    }
+
+
+def _attribute(path: Path) -> dict[str, Any]:
+    """Owner group, mode and (for sysfs files) value of a file the rule should open."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return {"error": exc.strerror}
+    out: dict[str, Any] = {"gid": st.st_gid, "mode": oct(st.st_mode & 0o777)}
+    if path.parts[1] == "sys":
+        try:
+            out["value"] = path.read_text().strip()
+        except OSError as exc:
+            out["value"] = f"unreadable: {exc.strerror}"
+    return out
 
 
 def main() -> None:
