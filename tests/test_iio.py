@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from conftest import memory_cap
 
+from fedwear.config import load_config
 from fedwear.errors import ConfigError, DecodeError, SourceError
 from fedwear.ingest.iio import IioSource, parse_scan_type, read_scan_layout
+from fedwear.pipeline import run_pipeline
 from fedwear.ringbuf import Ring
 
 ACCEL_SCALE = 0.000598
@@ -364,3 +366,20 @@ def test_missing_character_device(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="cannot open"):
         source.start({"imu": Ring(64, 6)})
     source.close()
+    # the buffer it had enabled is off again: the device is left as it was found
+    assert (tmp_path / "sys" / "iio:device0" / "buffer" / "enable").read_text() == "0"
+
+
+def test_a_run_whose_second_device_fails_leaves_the_first_as_it_found_it(tmp_path: Path) -> None:
+    """The pipeline closes a source whose start() failed half way: the first device's
+    intake thread stops and its buffer goes off again."""
+    accel = {k: "le:s16/16>>0" for k in ("accel_x", "accel_y", "accel_z")}
+    gyro = {k: "le:s16/16>>0" for k in ("anglvel_x", "anglvel_y", "anglvel_z")}
+    first = make_device(tmp_path, node="iio:device0", name="accel", elements=accel)
+    make_device(tmp_path, node="iio:device1", name="gyro", elements=gyro)
+    (tmp_path / "dev" / "iio:device1").unlink()
+    source = source_at(tmp_path, ["accel", "gyro"])
+    with pytest.raises(SourceError, match=r"cannot open .*iio:device1"):
+        run_pipeline(load_config(), source, [], [])
+    assert (first / "buffer" / "enable").read_text() == "0"
+    assert all(cap.intake is None for cap in source._captures)

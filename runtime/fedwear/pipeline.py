@@ -160,7 +160,6 @@ def run_pipeline(
     summary = RunSummary()
     flagged_before = {d.name: d.flagged_windows() for d in detectors}
     started = time.perf_counter()
-    source.start(rings)
     # Only a live source can fall silent: the wall clock says nothing about a recording
     # (replayed as fast as the detectors allow), whose pauses are gaps in its timestamps.
     live = source.replayed_s() is None
@@ -169,8 +168,6 @@ def run_pipeline(
         if live and config.detectors.silence.enabled
         else None
     )
-    if on_ready is not None:
-        on_ready()
     status = SourceStatus()
     busy = False
 
@@ -188,6 +185,9 @@ def run_pipeline(
             emit(det.on_window(w))
 
     try:
+        source.start(rings)  # inside: a start that fails half way is closed too
+        if on_ready is not None:
+            on_ready()
         while not should_stop():
             # Wait for data only when the last pass found nothing to do.
             status = source.pump(0.0 if busy else poll_s)

@@ -66,6 +66,7 @@ class _Capture:
         self.intake: IntakeThread | None = None
         self.ring: Ring | None = None  # its own ring, when the stream has several
         self.fd = -1
+        self.buffer_on = False  # enabled by this source, to be disabled by it
         self.final: dict[str, int] = {}
 
     def counters(self) -> dict[str, int]:
@@ -158,6 +159,7 @@ class IioSource(Source):
                 raise DecodeError(f"{dev.path}: scan layout rejected by the decoder", code="layout")
             if self.enable_buffer:
                 dev.set_buffer(True)
+                cap.buffer_on = True
             try:
                 cap.fd = os.open(dev.node, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             except OSError as exc:
@@ -231,8 +233,9 @@ class IioSource(Source):
                 last = cap.intake.stop()  # joined before the buffer goes off
                 cap.final = {"bytes": last.bytes, "reads": last.reads, **cap.decoder.stats()}
                 cap.intake = None
-                if self.enable_buffer:
-                    cap.device.set_buffer(False)
+            if cap.buffer_on:  # also when start() failed after it: leave the device off
+                cap.device.set_buffer(False)
+                cap.buffer_on = False
             if cap.fd >= 0:
                 os.close(cap.fd)
                 cap.fd = -1
