@@ -28,7 +28,10 @@ typedef struct {
 
 typedef struct fw_intake fw_intake;
 
-/* Start a thread over fd. Returns NULL with errno set when the thread cannot start. */
+/* Start a thread over fd, which should be non-blocking (O_NONBLOCK): the IIO thread reads
+ * after a second without data, to learn whether its device is gone, and a blocking read
+ * there would hold fw_intake_stop() until data came. Returns NULL with errno set when the
+ * thread cannot start. */
 fw_intake *fw_intake_start_hub(int fd, fw_hub_decoder *decoder);
 fw_intake *fw_intake_start_iio(int fd, fw_iio_decoder *decoder);
 void fw_intake_status(fw_intake *in, fw_intake_status_t *out);

@@ -383,3 +383,19 @@ def test_a_run_whose_second_device_fails_leaves_the_first_as_it_found_it(tmp_pat
         run_pipeline(load_config(), source, [], [])
     assert (first / "buffer" / "enable").read_text() == "0"
     assert all(cap.intake is None for cap in source._captures)
+
+
+def test_an_idle_device_is_not_an_ended_one(tmp_path: Path) -> None:
+    """After a second without data the intake thread reads once, to learn whether its
+    device is gone (an unregistered IIO device polls as nothing, and reads ENODEV: the
+    kernel test in QEMU). A device that is merely quiet must not end the run by it."""
+    make_device(tmp_path)
+    source = source_at(tmp_path)
+    ring = Ring(64, 6)
+    source.start({"imu": ring})
+    time.sleep(1.5)  # one probe: the FIFO, with no writer yet, reads 0
+    assert not source.pump(0.0).ended
+    feed(tmp_path, "iio:device0", b"".join(scan_bytes(i) for i in range(5)))
+    run_to_end(source)
+    source.close()
+    assert len(ring.read(10)) == 5

@@ -117,3 +117,23 @@ def test_fedwear_run_names_the_devices_and_reads_them(
     # 300 scans of each device, and each accelerometer scan went out or was counted
     assert summary["source"]["scans"] == 600 and summary["dropped"] == 0, summary
     assert summary["samples"] + summary["source"]["unaligned"] == 300, summary
+
+
+def test_a_device_that_goes_away_is_a_lost_source() -> None:
+    """A sensor that is unplugged (here: the hub destroyed) ends the run as lost, as a
+    hung-up tty does, so systemd restarts the service; it must not wait forever."""
+    sensor = SensorHub().__enter__()
+    try:
+        wait_for_devices(("accel_3d", "gyro_3d"))
+        source = IioSource(["accel_3d", "gyro_3d"], str(SYSFS), "/dev", "imu", 100.0)
+        source.start({"imu": Ring(512, 6)})
+        for _ in range(5):
+            sensor.send((0.0, 0.0, G), (0.0, 0.0, 0.0))
+    finally:
+        sensor.__exit__(None, None, None)  # UHID_DESTROY: the kernel removes both devices
+    deadline = time.monotonic() + 15
+    while not (status := source.pump(0.05)).ended and time.monotonic() < deadline:
+        pass
+    source.close()
+    assert status.ended and status.lost, status
+    assert "vanished" in status.error and "ENODEV" in status.error, status.error
