@@ -50,7 +50,7 @@ def _controllers(*ptys: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # bumble's import alone takes 10-20 s when emulated
     while not all(p.exists() for p in ptys):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()

@@ -304,6 +304,7 @@ def test_an_imu_shown_as_two_devices_is_one_stream(tmp_path: Path) -> None:
     got = ring.read(100)
     # the first accelerometer sample comes before any gyro sample: dropped, not made up
     assert counters["scans"] == 75 and counters["unaligned"] == 1
+    assert counters["scans:accel"] == 40 and counters["scans:gyro"] == 35
     assert np.array_equal(got["t"], t0 + np.arange(1, 40) * 10_000_000)
     v = got["v"]
     np.testing.assert_allclose(v[:, 0], np.arange(1, 40) * ACCEL_SCALE, rtol=1e-6)

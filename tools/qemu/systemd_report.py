@@ -162,8 +162,15 @@ def summary_of(unit: str) -> dict[str, Any] | None:
 
 def iio_checks() -> dict[str, Any]:
     """fedwear-iio.service (the shipped unit, run changed to read two IIO devices of a HID
-    sensor hub made through /dev/uhid): did udev's rule let its user set them up and read?"""
-    done = wait_for(lambda s: s.get("ActiveState") in ("inactive", "failed"), 240, IIO_UNIT)
+    sensor hub made through /dev/uhid), started here, stopped 10 s after READY: did
+    udev's rule let its user set them up and read them?"""
+    # Type=notify: returns once fedwear sent READY=1 (the devices set up) or failed
+    started = subprocess.run(
+        ["systemctl", "start", IIO_UNIT], capture_output=True, text=True, timeout=300
+    )
+    time.sleep(10)
+    subprocess.run(["systemctl", "stop", IIO_UNIT], capture_output=True, timeout=120)
+    done = wait_for(lambda s: s.get("ActiveState") in ("inactive", "failed"), 60, IIO_UNIT)
     devices = {}
     for dev in sorted(Path("/sys/bus/iio/devices").glob("iio:device*")):
         node = Path("/dev") / dev.name
@@ -178,6 +185,7 @@ def iio_checks() -> dict[str, Any]:
             "files": files,
         }
     return {
+        "start": started.returncode,
         "result": done.get("Result"),
         "exit_status": done.get("ExecMainStatus"),
         "user": done.get("User"),

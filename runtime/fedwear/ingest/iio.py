@@ -225,6 +225,8 @@ class IioSource(Source):
                 totals[key] = totals.get(key, 0) + value
         if self._aligner is not None:
             totals["unaligned"] = self._aligner.dropped
+            for cap in self._captures:  # which device went quiet, when the stream does
+                totals[f"scans:{cap.device.name}"] = cap.counters().get("scans", 0)
         return totals
 
     def close(self) -> None:

@@ -54,6 +54,7 @@ class IioDevice:
     """The sysfs side of one device; the bytes are read by the intake thread."""
 
     def __init__(self, sysfs_dir: str, dev_dir: str, device: str) -> None:
+        self.name = device  # as configured: a node or a name
         node = resolve_device(Path(sysfs_dir), device)
         self.path = Path(sysfs_dir) / node
         self.node = Path(dev_dir) / node
