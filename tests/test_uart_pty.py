@@ -56,6 +56,7 @@ def test_emulated_hub_recording_arrives_through_the_tty(data_dir: Path) -> None:
     counters = source.counters()
     assert counters["frames"] > 0 and counters["crc_errors"] == 0
     source.close()
+    assert source.counters()["reads"] >= counters["reads"] > 0  # kept after close (was 0)
 
 
 def test_a_hub_that_restarts_keeps_streaming_through_the_tty(data_dir: Path) -> None:

@@ -34,8 +34,9 @@ class ThreadedSource(Source):
         (idempotent)."""
         if self._intake is None:
             return False
-        self._intake.stop()
-        self._final_counters = self.counters()
+        last = self._intake.stop()  # its status as it ended: stopped, it reads as zeros
+        decoded = self._decoder.stats() if self._decoder is not None else {}
+        self._final_counters = {"bytes": last.bytes, "reads": last.reads, **decoded}
         self._intake = None
         return True
 
