@@ -88,6 +88,31 @@ def test_a_hub_that_restarts_keeps_streaming_through_the_tty(data_dir: Path) -> 
     np.testing.assert_array_equal(got["v"][len(t) :], got["v"][20 : len(t)])
 
 
+def test_the_emulator_restarts_a_hub_on_request(data_dir: Path) -> None:
+    """`hub-emulator --restart-after`: half a second without frames, then count and clock
+    from 0; the decoder follows it on a time that goes on (docs/hub-protocol.md)."""
+    rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 100.0)
+    t = rec.streams["imu"][0]
+    link = PtyLink()
+    source = UartSource(link.path, 921600, {"imu": 100.0})
+    ring = Ring(4096, 6)
+    source.start({"imu": ring})
+    expected = len(t) - 50 - 20  # the outage; then two frames to see the restart
+    try:
+        HubEmulator(rec, restart_after_s=2.0).serve(link, 0)
+        assert wait_until(lambda: len(ring) >= expected)
+        time.sleep(0.2)
+        got = ring.read(4096)
+        counters = source.counters()
+    finally:
+        source.close()
+        link.close()
+    assert len(got) == expected and counters["restarts"] == 1 and counters["lost_frames"] == 0
+    assert np.all(np.diff(got["t"]) > 0)
+    after = got["t"][200:]  # from the restart's third frame: the recording's own spacing
+    assert np.array_equal(after - after[0], t[270:] - t[270])
+
+
 WRITER = textwrap.dedent("""
     import os, sys, time
     import numpy as np

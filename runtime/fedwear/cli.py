@@ -93,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     emu.add_argument("--loop", action="store_true", help="start over at the end")
     emu.add_argument(
+        "--restart-after",
+        type=_positive(float),
+        metavar="SECONDS",
+        help="restart once after this much of the recording: 0.5 s without frames, then "
+        "count and clock from 0 again, as a hub does after a power cycle",
+    )
+    emu.add_argument(
         "--settle",
         type=_positive(float, or_zero=True),
         default=0.3,
@@ -376,7 +383,9 @@ def _cmd_hub_emulator(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     path = Path(args.recording) if args.recording else bundled_recording()
-    emulator = HubEmulator(read_recording(path, config.stream_rates()))
+    emulator = HubEmulator(
+        read_recording(path, config.stream_rates()), restart_after_s=args.restart_after
+    )
     stop = _StopFlag()
     stop.install()
     link = PtyLink(args.link)

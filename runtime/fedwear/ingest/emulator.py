@@ -83,12 +83,24 @@ class PtyLink:
                 self.link.unlink()
 
 
+# A restart (``restart_after_s``): the hub is down this long, as in a power cycle, and
+# then counts and stamps from 0 again, as a hub's microcontroller does after a reset.
+RESTART_OUTAGE_S = 0.5
+
+
 class HubEmulator:
-    def __init__(self, recording: Recording, frame_seconds: float = 0.1) -> None:
+    def __init__(
+        self,
+        recording: Recording,
+        frame_seconds: float = 0.1,
+        restart_after_s: float | None = None,
+    ) -> None:
         self.recording = recording
         self.frame_seconds = frame_seconds
+        self.restart_after_s = restart_after_s
         self.frames_sent = 0
         self._seq: dict[str, int] = {}  # next sequence number per stream, across loops
+        self._restarted: set[str] = set()  # streams past the restart (once per emulator)
 
     def frames(self, time_offset_ns: int = 0) -> Iterator[tuple[int, bytes]]:
         """(stream time in ns at the end of the frame, encoded frame), in time order."""
@@ -112,14 +124,26 @@ class HubEmulator:
         rate = 1e9 / period_ns
         per_frame = max(1, min(frame_samples(v.shape[1]), round(rate * self.frame_seconds)))
         sensor = SENSOR_IDS[name]
+        down: tuple[int, int] | None = None  # the restart's outage, recording time
+        if self.restart_after_s is not None and name not in self._restarted:
+            at = int(t[0]) + round(self.restart_after_s * 1e9)
+            down = (at, at + round(RESTART_OUTAGE_S * 1e9))
+        clock_zero = 0  # recording time at which the hub's clock reads 0
         for start in range(0, len(t), per_frame):
             chunk = raw[start : start + per_frame]
-            t0 = int(t[start]) + offset_ns
+            t_rec = int(t[start])
+            if down is not None and t_rec >= down[0]:
+                if t_rec < down[1]:
+                    continue  # rebooting: nothing is sent
+                self._restarted.add(name)
+                self._seq[name], clock_zero, down = 0, t_rec, None
             seq = self._seq.get(name, 0)
             self._seq[name] = seq + 1
+            t0 = t_rec + offset_ns  # the pace follows the recording ...
             yield (
                 t0 + period_ns * (len(chunk) - 1),
-                encode_frame(sensor, seq, t0, period_ns, scales, chunk),
+                # ... the stamps follow the hub's clock
+                encode_frame(sensor, seq, t0 - clock_zero, period_ns, scales, chunk),
             )
 
     def serve(
