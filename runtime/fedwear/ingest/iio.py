@@ -72,8 +72,7 @@ class _Capture:
     def counters(self) -> dict[str, int]:
         if self.intake is None or self.decoder is None:
             return self.final
-        st = self.intake.status()
-        return {"bytes": st.bytes, "reads": st.reads, **self.decoder.stats()}
+        return {**self.intake.status().counters(), **self.decoder.stats()}
 
 
 class IioSource(Source):
@@ -233,7 +232,7 @@ class IioSource(Source):
         for cap in self._captures:
             if cap.intake is not None and cap.decoder is not None:
                 last = cap.intake.stop()  # joined before the buffer goes off
-                cap.final = {"bytes": last.bytes, "reads": last.reads, **cap.decoder.stats()}
+                cap.final = {**last.counters(), **cap.decoder.stats()}
                 cap.intake = None
             if cap.buffer_on:  # also when start() failed after it: leave the device off
                 cap.device.set_buffer(False)

@@ -31,6 +31,10 @@ class IntakeStatus:
     reads: int
     bytes: int
 
+    def counters(self) -> dict[str, int]:
+        """What a run's summary shows of the thread (its decoder's figures go beside)."""
+        return {"bytes": self.bytes, "reads": self.reads}
+
     def describe(self) -> str:
         if self.state is IntakeState.FAILED:
             name = errno.errorcode.get(self.error, str(self.error))

@@ -27,7 +27,7 @@ class ThreadedSource(Source):
             return dict(self._final_counters or {})
         st = self._intake.status()
         decoded = self._decoder.stats() if self._decoder is not None else {}
-        return {"bytes": st.bytes, "reads": st.reads, **decoded}
+        return {**st.counters(), **decoded}
 
     def _stop_intake(self) -> bool:
         """Join the intake thread if it runs, keeping its final counters; True when it did
@@ -36,7 +36,7 @@ class ThreadedSource(Source):
             return False
         last = self._intake.stop()  # its status as it ended: stopped, it reads as zeros
         decoded = self._decoder.stats() if self._decoder is not None else {}
-        self._final_counters = {"bytes": last.bytes, "reads": last.reads, **decoded}
+        self._final_counters = {**last.counters(), **decoded}
         self._intake = None
         return True
 
