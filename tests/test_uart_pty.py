@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pytest
 
 from fedwear.errors import SourceError
 from fedwear.ingest.emulator import HubEmulator, PtyLink
-from fedwear.ingest.recordings import read_mobifall
+from fedwear.ingest.recordings import Recording, read_mobifall
 from fedwear.ingest.uart import UartSource
 from fedwear.ringbuf import Overflow, Ring
 
@@ -59,27 +60,43 @@ def test_emulated_hub_recording_arrives_through_the_tty(data_dir: Path) -> None:
     assert source.counters()["reads"] >= counters["reads"] > 0  # kept after close (was 0)
 
 
-def test_a_hub_that_restarts_keeps_streaming_through_the_tty(data_dir: Path) -> None:
-    """The hub restarts (power, its watchdog): count and clock start from 0 again on the
-    same port. Everything from its third frame on arrives, on a time that goes on."""
+def _restarting_hub(
+    data_dir: Path,
+    send: Callable[[Recording, PtyLink, Ring], None],
+    expected: Callable[[int], int],
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """A fall recording's imu through a pty, written by ``send``, until the ring holds
+    ``expected(its length)`` frames: (the recording's times, the frames, the counters)."""
     rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 100.0)
-    t = rec.streams["imu"][0]
     link = PtyLink()
     source = UartSource(link.path, 921600, {"imu": 100.0})
     ring = Ring(4096, 6)
     source.start({"imu": ring})
     try:
-        HubEmulator(rec).serve(link, 0)
-        assert wait_until(lambda: len(ring) >= len(t))
+        send(rec, link, ring)
+        assert wait_until(lambda: len(ring) >= expected(len(rec.streams["imu"][0])))
         time.sleep(0.2)
-        HubEmulator(rec).serve(link, 0)  # a new emulator: the restarted hub
-        assert wait_until(lambda: len(ring) >= 2 * len(t) - 20)
         got = ring.read(4096)
         counters = source.counters()
     finally:
         source.close()
         link.close()
-    assert len(got) == 2 * len(t) - 20  # 10 samples a frame; two frames to see the restart
+    return rec.streams["imu"][0], got, counters
+
+
+def test_a_hub_that_restarts_keeps_streaming_through_the_tty(data_dir: Path) -> None:
+    """The hub restarts (power, its watchdog): count and clock start from 0 again on the
+    same port. Everything from its third frame on arrives, on a time that goes on."""
+
+    def twice(rec: Recording, link: PtyLink, ring: Ring) -> None:
+        HubEmulator(rec).serve(link, 0)
+        assert wait_until(lambda: len(ring) >= len(rec.streams["imu"][0]))
+        time.sleep(0.2)
+        HubEmulator(rec).serve(link, 0)  # a new emulator: the restarted hub
+
+    # 10 samples a frame; two frames to see the restart
+    t, got, counters = _restarting_hub(data_dir, twice, lambda n: 2 * n - 20)
+    assert len(got) == 2 * len(t) - 20
     assert counters["restarts"] == 1 and counters["out_of_order"] == 2
     assert counters["lost_frames"] == 0
     assert np.all(np.diff(got["t"]) > 0)
@@ -91,23 +108,14 @@ def test_a_hub_that_restarts_keeps_streaming_through_the_tty(data_dir: Path) -> 
 def test_the_emulator_restarts_a_hub_on_request(data_dir: Path) -> None:
     """`hub-emulator --restart-after`: half a second without frames, then count and clock
     from 0; the decoder follows it on a time that goes on (docs/hub-protocol.md)."""
-    rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 100.0)
-    t = rec.streams["imu"][0]
-    link = PtyLink()
-    source = UartSource(link.path, 921600, {"imu": 100.0})
-    ring = Ring(4096, 6)
-    source.start({"imu": ring})
-    expected = len(t) - 50 - 20  # the outage; then two frames to see the restart
-    try:
+
+    def restarting(rec: Recording, link: PtyLink, ring: Ring) -> None:
         HubEmulator(rec, restart_after_s=2.0).serve(link, 0)
-        assert wait_until(lambda: len(ring) >= expected)
-        time.sleep(0.2)
-        got = ring.read(4096)
-        counters = source.counters()
-    finally:
-        source.close()
-        link.close()
-    assert len(got) == expected and counters["restarts"] == 1 and counters["lost_frames"] == 0
+
+    # the outage (0.5 s); then two frames to see the restart
+    t, got, counters = _restarting_hub(data_dir, restarting, lambda n: n - 50 - 20)
+    assert len(got) == len(t) - 70 and counters["restarts"] == 1
+    assert counters["lost_frames"] == 0
     assert np.all(np.diff(got["t"]) > 0)
     after = got["t"][200:]  # from the restart's third frame: the recording's own spacing
     assert np.array_equal(after - after[0], t[270:] - t[270])
