@@ -400,3 +400,26 @@ def test_an_idle_device_is_not_an_ended_one(tmp_path: Path) -> None:
     run_to_end(source)
     source.close()
     assert len(ring.read(10)) == 5
+
+
+def test_devices_listed_gyroscope_first_still_give_the_streams_order(tmp_path: Path) -> None:
+    """The first device sets the instants; the stream's channels stay ax .. gz."""
+    accel = {k: "le:s16/16>>0" for k in ("accel_x", "accel_y", "accel_z")}
+    gyro = {k: "le:s16/16>>0" for k in ("anglvel_x", "anglvel_y", "anglvel_z")}
+    stamp = {"timestamp": "le:s64/64>>0"}
+    make_device(tmp_path, node="iio:device0", name="accel", elements=accel | stamp)
+    make_device(tmp_path, node="iio:device1", name="gyro", elements=gyro | stamp)
+    (tmp_path / "sys" / "iio:device1" / "in_anglvel_x_offset").unlink()
+    source = source_at(tmp_path, ["gyro", "accel"])
+    ring = Ring(64, 6)
+    source.start({"imu": ring})
+    times = [5_000_000_000 + i * 10_000_000 for i in range(5)]
+    feed(tmp_path, "iio:device1", b"".join(struct.pack("<hhhxxq", 4, 5, 6, t) for t in times))
+    feed(tmp_path, "iio:device0", b"".join(struct.pack("<hhhxxq", 1, 2, 3, t) for t in times))
+    deadline = time.monotonic() + 10
+    while len(ring) < 5 and time.monotonic() < deadline:
+        source.pump(0.01)
+    source.close()
+    got = ring.read(10)
+    expected = np.array([1, 2, 3, 4, 5, 6]) * np.repeat([ACCEL_SCALE, GYRO_SCALE], 3)
+    np.testing.assert_allclose(got["v"], np.tile(expected, (5, 1)), rtol=1e-6)

@@ -60,8 +60,8 @@ def stream_elements(stream: str, configured: Sequence[str]) -> list[str]:
 class _Capture:
     """One device's part of the stream: which channels, and what reads them."""
 
-    def __init__(self, device: IioDevice, columns: list[int], elements: list[str]) -> None:
-        self.device, self.columns, self.elements = device, columns, elements
+    def __init__(self, device: IioDevice, elements: list[str]) -> None:
+        self.device, self.elements = device, elements
         self.decoder: _IioDecoder | None = None
         self.intake: IntakeThread | None = None
         self.ring: Ring | None = None  # its own ring, when the stream has several
@@ -107,7 +107,7 @@ class IioSource(Source):
                     code="sysfs",
                 )
             placed.update(mine)
-            self._captures.append(_Capture(dev, [wanted.index(e) for e in mine], mine))
+            self._captures.append(_Capture(dev, mine))
         missing = [e for e in wanted if e not in placed]
         if missing:
             raise SourceError(
@@ -118,6 +118,10 @@ class IioSource(Source):
                 code="sysfs",
             )
         self.device_label = " + ".join(c.device.label for c in self._captures)
+        # joined frames hold the devices' channels one device after another: where each
+        # of the stream's channels sits among them
+        joined = [e for c in self._captures for e in c.elements]
+        self._stream_order = [joined.index(e) for e in wanted]
         self._aligner: TimeAligner | None = None
         self._ring: Ring | None = None
 
@@ -213,19 +217,18 @@ class IioSource(Source):
             self._aligner.add(k, frames["t"], frames["v"])
         t, parts = self._aligner.take()
         if len(t):
-            order = [col for cap in self._captures for col in cap.columns]
-            values = parts[:, [order.index(i) for i in range(len(order))]]
-            self._ring.write(make_frames(t, values))
+            self._ring.write(make_frames(t, parts[:, self._stream_order]))
 
     def counters(self) -> dict[str, int]:
         totals: dict[str, int] = {}
         for cap in self._captures:
-            for key, value in cap.counters().items():
+            counted = cap.counters()
+            for key, value in counted.items():
                 totals[key] = totals.get(key, 0) + value
+            if self._aligner is not None:  # which device went quiet, when the stream does
+                totals[f"scans:{cap.device.name}"] = counted.get("scans", 0)
         if self._aligner is not None:
             totals["unaligned"] = self._aligner.dropped
-            for cap in self._captures:  # which device went quiet, when the stream does
-                totals[f"scans:{cap.device.name}"] = cap.counters().get("scans", 0)
         return totals
 
     def close(self) -> None:
