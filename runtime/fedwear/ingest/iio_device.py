@@ -16,7 +16,7 @@ import math
 from pathlib import Path
 
 from ..errors import SourceError
-from .iio_layout import IioChannel, read_attribute, read_scan_layout
+from .iio_layout import IioChannel, read_attribute, read_scan_layout, scan_elements
 
 # The clock the kernel stamps scans with (current_timestamp_clock; "realtime" by default).
 # Boot time never jumps when the time is set, and counts suspended time.
@@ -59,10 +59,8 @@ class IioDevice:
         self.path = Path(sysfs_dir) / node
         self.node = Path(dev_dir) / node
         self.label = f"IIO device {self.node}" + (f" ({device})" if device != node else "")
-        scan_dir = self.path / "scan_elements"
-        if not scan_dir.is_dir():
-            raise SourceError(f"{scan_dir} does not exist: not a buffered IIO device", code="sysfs")
-        self.elements = sorted(p.name[3:-3] for p in scan_dir.glob("in_*_en"))
+        self.scan_dir = scan_elements(self.path)
+        self.elements = sorted(p.name[3:-3] for p in self.scan_dir.glob("in_*_en"))
 
     def set_up(self, wanted: list[str], rate_hz: float) -> None:
         """Make the device deliver ``wanted`` (and its timestamp) at ``rate_hz``."""
@@ -74,7 +72,7 @@ class IioDevice:
             self._write(enable, "0")
         for name in [*wanted, "timestamp"]:
             if name in self.elements:
-                self._write(self.path / "scan_elements" / f"in_{name}_en", "1")
+                self._write(self.scan_dir / f"in_{name}_en", "1")
         length = self.path / "buffer" / "length"
         if length.exists():
             want = max(2, math.ceil(rate_hz * BUFFER_SECONDS))
@@ -87,17 +85,17 @@ class IioDevice:
 
     def check_enabled(self, wanted: list[str]) -> None:
         """Someone else sets the device up (``enable_buffer = false``): say what is off."""
-        scan_dir = self.path / "scan_elements"
-        off = [n for n in wanted if read_attribute(scan_dir / f"in_{n}_en") != "1"]
+        off = [n for n in wanted if read_attribute(self.scan_dir / f"in_{n}_en") != "1"]
         if off:
             raise SourceError(
                 f"{self.label}: scan element {', '.join(off)} is not enabled, and with "
                 "source.iio.enable_buffer = false fedwear does not enable it "
-                f"(echo 1 > {scan_dir}/in_{off[0]}_en)",
+                f"(echo 1 > {self.scan_dir}/in_{off[0]}_en)",
                 code="sysfs",
             )
         stamped = (
-            "timestamp" in self.elements and read_attribute(scan_dir / "in_timestamp_en") == "1"
+            "timestamp" in self.elements
+            and read_attribute(self.scan_dir / "in_timestamp_en") == "1"
         )
         self._set_clock(owned=False, stamped=stamped)
 

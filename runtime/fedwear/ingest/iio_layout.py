@@ -7,7 +7,13 @@ values are ``(raw + offset) * scale``.
 
 from __future__ import annotations
 
-__all__ = ["IioChannel", "parse_scan_type", "read_attribute", "read_scan_layout"]
+__all__ = [
+    "IioChannel",
+    "parse_scan_type",
+    "read_attribute",
+    "read_scan_layout",
+    "scan_elements",
+]
 
 import math
 import re
@@ -88,11 +94,17 @@ def _attribute(device: Path, name: str, attr: str, default: float) -> float:
     return default
 
 
-def read_scan_layout(device: Path) -> tuple[list[IioChannel], int]:
-    """Enabled elements with their byte offsets, and the scan size in bytes."""
+def scan_elements(device: Path) -> Path:
+    """The device's ``scan_elements`` folder; only a buffered device has one."""
     scan_dir = device / "scan_elements"
     if not scan_dir.is_dir():
         raise SourceError(f"{scan_dir} does not exist: not a buffered IIO device", code="sysfs")
+    return scan_dir
+
+
+def read_scan_layout(device: Path) -> tuple[list[IioChannel], int]:
+    """Enabled elements with their byte offsets, and the scan size in bytes."""
+    scan_dir = scan_elements(device)
     channels: list[IioChannel] = []
     for en in sorted(scan_dir.glob("in_*_en")):
         if read_attribute(en) != "1":
