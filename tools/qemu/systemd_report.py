@@ -136,8 +136,7 @@ def checks() -> dict[str, Any]:
     }
     entries = journal()
     messages = [str(e.get("MESSAGE", "")) for e in entries]
-    summaries = [json.loads(m) for m in messages if m.startswith('{"type":"summary"')]
-    r["summary"] = summaries[-1] if summaries else None
+    r["summary"] = last_summary(messages)
     r["journal"] = {
         "lines": len(entries),
         "priorities": sorted({int(e.get("PRIORITY", 6)) for e in entries}),
@@ -154,8 +153,8 @@ def checks() -> dict[str, Any]:
     return r
 
 
-def summary_of(unit: str) -> dict[str, Any] | None:
-    messages = [str(e.get("MESSAGE", "")) for e in journal(unit)]
+def last_summary(messages: list[str]) -> dict[str, Any] | None:
+    """The run's JSON summary line, the last one where the unit ran more than once."""
     found = [json.loads(m) for m in messages if m.startswith('{"type":"summary"')]
     return found[-1] if found else None
 
@@ -184,14 +183,15 @@ def iio_checks() -> dict[str, Any]:
             "node": _attribute(node),
             "files": files,
         }
+    messages = [str(e.get("MESSAGE", "")) for e in journal(IIO_UNIT)]
     return {
         "start": started.returncode,
         "result": done.get("Result"),
         "exit_status": done.get("ExecMainStatus"),
         "user": done.get("User"),
-        "summary": summary_of(IIO_UNIT),
+        "summary": last_summary(messages),
         "devices": devices,
-        "journal_tail": [str(e.get("MESSAGE", ""))[:200] for e in journal(IIO_UNIT)][-5:],
+        "journal_tail": [m[:200] for m in messages[-5:]],
     }
 
 
