@@ -122,15 +122,13 @@ def test_fedwear_run_names_the_devices_and_reads_them(
 def test_a_device_that_goes_away_is_a_lost_source() -> None:
     """A sensor that is unplugged (here: the hub destroyed) ends the run as lost, as a
     hung-up tty does, so systemd restarts the service; it must not wait forever."""
-    sensor = SensorHub().__enter__()
-    try:
+    with SensorHub() as sensor:
         wait_for_devices(("accel_3d", "gyro_3d"))
         source = IioSource(["accel_3d", "gyro_3d"], str(SYSFS), "/dev", "imu", 100.0)
         source.start({"imu": Ring(512, 6)})
         for _ in range(5):
             sensor.send((0.0, 0.0, G), (0.0, 0.0, 0.0))
-    finally:
-        sensor.__exit__(None, None, None)  # UHID_DESTROY: the kernel removes both devices
+    # the hub is gone (UHID_DESTROY): the kernel has removed both devices
     deadline = time.monotonic() + 15
     while not (status := source.pump(0.05)).ended and time.monotonic() < deadline:
         pass
