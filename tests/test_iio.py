@@ -45,8 +45,10 @@ def make_device(
     node: str = "iio:device0",
     name: str = "fixture-imu",
     elements: dict[str, str] | None = None,
+    rate: str | None = "100.000000",
 ) -> Path:
-    """A device as the kernel shows it after probing: nothing enabled, a 2-scan buffer."""
+    """A device as the kernel shows it after probing: nothing enabled, a 2-scan buffer,
+    a rate per channel type (as BMI160 and HID sensors show it; None: no rate shown)."""
     dev = root / "sys" / node
     scan = dev / "scan_elements"
     scan.mkdir(parents=True)
@@ -62,6 +64,9 @@ def make_device(
     kinds.update(types or {})
     if not timestamp:
         kinds.pop("timestamp", None)
+    if rate is not None:
+        for kind in {k.split("_")[0] for k in kinds if k != "timestamp"}:
+            (dev / f"in_{kind}_sampling_frequency").write_text(f"{rate}\n")
     for index, (element, kind) in enumerate(kinds.items()):
         (scan / f"in_{element}_en").write_text("1\n" if enabled else "0\n")
         (scan / f"in_{element}_index").write_text(f"{index}\n")
@@ -182,6 +187,138 @@ def test_without_timestamp_element_the_clock_is_used(tmp_path: Path) -> None:
     assert abs(got["t"][-1] - time.clock_gettime_ns(time.CLOCK_BOOTTIME)) < 60e9
 
 
+def _wait_for(source: IioSource, ring: Ring, frames: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(ring) < frames and time.monotonic() < deadline:
+        source.pump(0.01)
+
+
+def test_a_device_is_asked_for_the_streams_rate_and_resampled_from_the_one_it_took(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An LSM6DS* lists 12.5, 26, 52, 104 ... Hz and starts at its default: asked for the
+    stream's 100 Hz it takes 104, the smallest listed rate above. Its scans are then
+    resampled onto the stream's 10 ms grid, which the models' windows count on."""
+    dev = make_device(tmp_path, rate="26.000000")
+    for kind in ("accel", "anglvel"):
+        (dev / f"in_{kind}_sampling_frequency_available").write_text("12.5 26 52 104 208\n")
+    source = source_at(tmp_path)
+    ring = Ring(256, 6)
+    with caplog.at_level(logging.INFO, "fedwear"):
+        source.start({"imu": ring})
+    for kind in ("accel", "anglvel"):
+        assert (dev / f"in_{kind}_sampling_frequency").read_text() == "104"
+    assert (dev / "buffer" / "length").read_text() == "104"  # a second at the device's rate
+    period = 1e9 / 104
+    t0 = 1_000_000_000
+    stamps = [t0 + round(i * period) for i in range(104)]
+    feed(
+        tmp_path,
+        "iio:device0",
+        b"".join(scan_bytes(i, False) + struct.pack("<xxxxq", t) for i, t in enumerate(stamps)),
+    )
+    _wait_for(source, ring, 100)
+    source.close()
+    got = ring.read(200)
+    assert np.array_equal(got["t"], t0 + np.arange(100) * 10_000_000)
+    # accel_x is the scan's number: read off at each 10 ms instant, 1.04 scans apart
+    np.testing.assert_allclose(got["v"][:, 0], np.arange(100) * 1.04 * ACCEL_SCALE, rtol=1e-4)
+    assert "runs at 104 Hz: resampled to the imu stream's 100 Hz" in caplog.text
+
+
+def test_what_rate_is_asked_and_where(tmp_path: Path) -> None:
+    from fedwear.ingest.iio_rate import element_type, rate_attributes, rate_to_ask
+
+    assert [element_type(e) for e in ("accel_x", "voltage0", "intensity_ir", "timestamp")] == [
+        "accel",
+        "voltage",
+        "intensity",
+        "timestamp",
+    ]
+    attribute = tmp_path / "sampling_frequency"
+    attribute.write_text("0\n")
+    assert rate_to_ask(attribute, 64.0) == "64"  # no list: as wanted
+    listed = tmp_path / "sampling_frequency_available"
+    for text, want, asked in [
+        ("25 50 100 200 400\n", 64.0, "100"),  # the smallest at or above
+        ("25 50\n", 64.0, "50"),  # none above: the fastest
+        ("12.5 26 52 104 208\n", 100.0, "104"),
+        ("[1 1 800]\n", 62.5, "62.5"),  # a range: as wanted
+        ("99.8 200\n", 100.0, "99.8"),  # within 0.5 %: the same rate
+    ]:
+        listed.write_text(text)
+        assert rate_to_ask(attribute, want) == asked, text
+    # the most specific attribute of each element, each once
+    (tmp_path / "in_accel_sampling_frequency").write_text("100\n")
+    assert rate_attributes(tmp_path, ["accel_x", "accel_y", "anglvel_x"]) == [
+        tmp_path / "in_accel_sampling_frequency",
+        attribute,
+    ]
+
+
+def test_a_device_at_the_streams_rate_passes_its_scans_through(tmp_path: Path) -> None:
+    """Asked with no list of rates, a device that keeps 100 Hz is read as it scans: its own
+    stamps, no interpolation (the first test above checks the values)."""
+    dev = make_device(tmp_path, rate="50")
+    source = source_at(tmp_path)
+    ring = Ring(64, 6)
+    source.start({"imu": ring})
+    assert (dev / "in_accel_sampling_frequency").read_text() == "100"
+    assert source._aligner is None
+    stamps = [1_000_000_000 + i * 10_000_000 + (i % 3) * 1000 for i in range(10)]
+    feed(
+        tmp_path,
+        "iio:device0",
+        b"".join(scan_bytes(i, False) + struct.pack("<xxxxq", t) for i, t in enumerate(stamps)),
+    )
+    run_to_end(source)
+    source.close()
+    assert ring.read(20)["t"].tolist() == stamps
+
+
+def test_a_device_that_shows_no_rate(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A MAX30102 shows no rate. With kernel stamps, the scans are resampled on them; with
+    neither rate nor stamps, nothing says when a scan was taken, and the log says so."""
+    make_device(tmp_path, rate=None)
+    source = source_at(tmp_path)
+    with caplog.at_level(logging.INFO, "fedwear"):
+        source.start({"imu": Ring(64, 6)})
+    feed(tmp_path, "iio:device0", b"")
+    source.close()
+    assert source._aligner is not None and source._aligner.period_ns == 10_000_000
+    assert "does not say its rate: resampled to the imu stream's 100 Hz on its stamps" in (
+        caplog.text
+    )
+    caplog.clear()
+    make_device(tmp_path / "bare", rate=None, timestamp=False)
+    source = source_at(tmp_path / "bare")
+    with caplog.at_level(logging.INFO, "fedwear"):
+        source.start({"imu": Ring(64, 6)})
+    feed(tmp_path / "bare", "iio:device0", b"")
+    source.close()
+    assert source._aligner is None
+    assert "says neither its rate nor when it scanned" in caplog.text
+
+
+def test_a_refused_rate_is_not_fatal(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Left without the udev rule's rate part, or with a driver that refuses a rate: the
+    log says so and the run goes on, at the rate the device shows."""
+    dev = make_device(tmp_path, rate="52")
+    refused = dev / "in_anglvel_sampling_frequency"
+    refused.unlink()
+    refused.mkdir()  # refused even to root
+    source = source_at(tmp_path)
+    with caplog.at_level(logging.INFO, "fedwear"):
+        source.start({"imu": Ring(64, 6)})
+    feed(tmp_path, "iio:device0", b"")
+    source.close()
+    assert (dev / "in_accel_sampling_frequency").read_text() == "100"
+    assert "cannot write 100 Hz to" in caplog.text and "in_anglvel_sampling_frequency" in (
+        caplog.text
+    )
+    assert source._aligner is None  # in_anglvel (a folder) shows nothing; in_accel 100 Hz
+
+
 def test_a_device_set_up_by_someone_else_keeps_its_clock_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -193,6 +330,7 @@ def test_a_device_set_up_by_someone_else_keeps_its_clock_and_says_so(
     feed(tmp_path, "iio:device0", b"")  # let the reader end
     source.close()
     assert (dev / "current_timestamp_clock").read_text() == "realtime\n"
+    assert (dev / "in_accel_sampling_frequency").read_text() == "100.000000\n"  # read, not set
     assert (dev / "buffer" / "length").read_text() == "2\n"
     assert (dev / "buffer" / "enable").read_text() == "1\n"
     assert [r.getMessage() for r in caplog.records] == [
@@ -247,17 +385,21 @@ def test_a_device_without_the_streams_elements_is_refused_by_name(tmp_path: Path
 
 
 def test_other_streams_name_their_elements(tmp_path: Path) -> None:
+    """A pulse oximeter as the kernel's max30102 driver shows one: red and infrared
+    intensity, 18 bits in 32 big-endian ones shifted by 8, no timestamp, no rate."""
+    max30102 = "be:u18/32>>8"
     dev = make_device(
-        tmp_path, elements={"intensity_ir": "le:u18/32>>0", "intensity_red": "le:u18/32>>0"}
+        tmp_path,
+        elements={"intensity_red": max30102, "intensity_ir": max30102},
+        rate=None,
     )
-    (dev / "in_intensity_ir_scale").unlink(missing_ok=True)
     source = IioSource("iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "ppg", 64.0)
     assert source.streams()["ppg"].channels == ("ppg",)
     ring = Ring(64, 1)
     source.start({"ppg": ring})
     assert (dev / "scan_elements" / "in_intensity_ir_en").read_text() == "1"
     assert (dev / "scan_elements" / "in_intensity_red_en").read_text() == "0\n"
-    feed(tmp_path, "iio:device0", struct.pack("<II", 5000, 7000))
+    feed(tmp_path, "iio:device0", struct.pack(">II", 5000 << 8 | 0x3F, 7000 << 8))
     run_to_end(source)
     source.close()
     assert ring.read(4)["v"][:, 0].tolist() == [5000.0, 7000.0]  # one element: 4-byte scans

@@ -118,7 +118,7 @@ def test_the_iio_rule_opens_to_the_service_user_what_the_source_writes(tmp_path:
     os.close(fd)  # the reader ends
     source.close()
     written = sorted(p for p, mtime in before.items() if p.stat().st_mtime_ns != mtime)
-    assert len(written) == 10, written  # 6 elements, timestamp, length, enable, clock
+    assert len(written) == 12, written  # 6 elements, timestamp, length, enable, clock, 2 rates
     for path in written:
         st = path.stat()
         relative = path.relative_to(dev)

@@ -38,8 +38,9 @@ class IioConfig:
     sysfs_dir: str = "/sys/bus/iio/devices"
     dev_dir: str = "/dev"
     stream: Literal["imu", "ppg", "ecg", "hr"] = "imu"
-    # Set the device up (scan elements, buffer length, clock) and run its buffer; false
-    # where someone else does, and fedwear only reads.
+    # Set the device up (scan elements, rate, buffer length, clock) and run its buffer;
+    # false where someone else does, and fedwear only reads (and resamples to the stream's
+    # rate where theirs differs).
     enable_buffer: bool = True
     # The scan element of each of the stream's channels, in its order; empty: the
     # kernel's usual names (imu: accel_x .. anglvel_z; ppg: intensity_ir; ecg: voltage0).

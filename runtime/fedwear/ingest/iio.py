@@ -5,12 +5,15 @@ imu stream's ``ax``), in the stream's order, whatever order the device scans the
 the C decoder picks each element at its byte offset. Where a stream is spread over
 devices (an accelerometer and a gyroscope shown as two, as ST's LSM6DS* and HID sensor
 hubs do), each device has its own intake thread and ring, and ``TimeAligner`` joins them.
+A device that runs at another rate than the stream (``iio_rate``) also goes through its
+own ring, and ``TimeAligner`` resamples it onto the stream's rate.
 """
 
 from __future__ import annotations
 
 __all__ = ["DEFAULT_ELEMENTS", "IioChannel", "IioSource", "parse_scan_type", "read_scan_layout"]
 
+import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +24,7 @@ from .align import TimeAligner
 from .base import STREAM_CHANNELS, Source, SourceKind, SourceStatus, StreamSpec
 from .iio_device import IioDevice
 from .iio_layout import IioChannel, parse_scan_type, read_scan_layout
+from .iio_rate import same_rate
 from .intake import IntakeThread
 from .threaded import watch
 
@@ -37,6 +41,8 @@ DEFAULT_ELEMENTS: dict[str, tuple[str, ...]] = {
     "ecg": ("voltage0",),
 }
 MAX_GAP_PERIODS = 3  # a device's samples further apart than this are a hole, not a line
+
+log = logging.getLogger("fedwear")
 
 
 def stream_elements(stream: str, configured: Sequence[str]) -> list[str]:
@@ -68,6 +74,14 @@ class _Capture:
         self.fd = -1
         self.buffer_on = False  # enabled by this source, to be disabled by it
         self.final: dict[str, int] = {}
+        self.rate_hz: float | None = None  # as the device shows it; None: it does not
+        self.channels: list[IioChannel] = []
+        self.scan_bytes = 0
+
+    @property
+    def stamped(self) -> bool:
+        """The kernel stamps each scan (a timestamp element is enabled)."""
+        return any(c.name == "timestamp" for c in self.channels)
 
     def counters(self) -> dict[str, int]:
         if self.intake is None or self.decoder is None:
@@ -147,16 +161,19 @@ class IioSource(Source):
         from ..ringbuf import Ring
 
         self._ring = rings[self._stream.name]  # the C ring: the decoder writes into it
-        merged = len(self._captures) > 1
         for cap in self._captures:
             dev = cap.device
             if self.enable_buffer:
-                dev.set_up(cap.elements, self._stream.rate_hz)
+                cap.rate_hz = dev.set_up(cap.elements, self._stream.rate_hz)
             else:
-                dev.check_enabled(cap.elements)
-            channels, scan_bytes = dev.layout()
+                cap.rate_hz = dev.check_enabled(cap.elements)
+            cap.channels, cap.scan_bytes = dev.layout()
+        resampled = [cap for cap in self._captures if self._resamples(cap)]
+        merged = len(self._captures) > 1 or bool(resampled)
+        for cap in self._captures:
+            dev = cap.device
             cap.ring = Ring(self._ring.capacity, len(cap.elements)) if merged else self._ring
-            layout = self._layout(channels, scan_bytes, cap.elements)
+            layout = self._layout(cap)
             cap.decoder = _IioDecoder(lib.fw_iio_decoder_new(layout, cap.ring.ptr), cap.ring)
             if cap.decoder.ptr == ffi.NULL:
                 raise DecodeError(f"{dev.path}: scan layout rejected by the decoder", code="layout")
@@ -173,39 +190,64 @@ class IioSource(Source):
                 ) from exc
             cap.intake = IntakeThread(cap.fd, cap.decoder, "iio")
         if merged:
-            period_ns = round(1e9 / self._stream.rate_hz)
+            stream_hz = self._stream.rate_hz
             self._aligner = TimeAligner(
                 [len(c.elements) for c in self._captures],
-                MAX_GAP_PERIODS * period_ns,
+                [
+                    round(MAX_GAP_PERIODS * 1e9 / min(c.rate_hz or stream_hz, stream_hz))
+                    for c in self._captures
+                ],
                 self._ring.capacity,
+                round(1e9 / stream_hz) if resampled else None,
             )
 
-    def _layout(self, channels: list[IioChannel], scan_bytes: int, elements: list[str]) -> Any:
+    def _resamples(self, cap: _Capture) -> bool:
+        """Whether ``cap``'s scans must be resampled onto the stream's rate: the device
+        runs at another rate, or does not say its rate but stamps its scans."""
+        stream = f"the {self._stream.name} stream's {self._stream.rate_hz:g} Hz"
+        label = cap.device.label
+        if same_rate(cap.rate_hz, self._stream.rate_hz):
+            return False
+        if cap.rate_hz is not None:
+            log.info("%s runs at %g Hz: resampled to %s", label, cap.rate_hz, stream)
+            return True
+        if cap.stamped:
+            log.info("%s does not say its rate: resampled to %s on its stamps", label, stream)
+            return True
+        log.warning(
+            "%s says neither its rate nor when it scanned (no timestamp element): its scans "
+            "are taken to come at %s; set its rate to that",
+            label,
+            stream,
+        )
+        return False
+
+    def _layout(self, cap: _Capture) -> Any:
         from ..native import ffi
 
-        by_name = {c.name: c for c in channels}
+        by_name = {c.name: c for c in cap.channels}
         layout = ffi.new("fw_iio_layout *")
-        layout.scan_bytes = scan_bytes
-        layout.n_channels = len(elements)
-        for dst, name in zip(layout.channels, elements, strict=False):
+        layout.scan_bytes = cap.scan_bytes
+        layout.n_channels = len(cap.elements)
+        for dst, name in zip(layout.channels, cap.elements, strict=False):
             _fill_element(dst, by_name[name])
         if "timestamp" in by_name:
             layout.has_timestamp = 1
             _fill_element(layout.timestamp, by_name["timestamp"])
-        layout.period_ns = round(1e9 / self._stream.rate_hz)
+        # without stamps from the kernel, scans are stamped back from each read at this
+        layout.period_ns = round(1e9 / (cap.rate_hz or self._stream.rate_hz))
         return layout
 
     def pump(self, budget_s: float) -> SourceStatus:
         if budget_s > 0:
             time.sleep(budget_s)  # the C threads fill the rings meanwhile
-        if self._aligner is not None:
-            self._align()  # first: what came before a device ended still goes out
+        statuses = []
         for cap in self._captures:
             assert cap.intake is not None, "start() first"
-            status = watch(cap.intake, cap.device.label)
-            if status.ended:
-                return status
-        return SourceStatus()
+            statuses.append(watch(cap.intake, cap.device.label))
+        if self._aligner is not None:
+            self._align()  # after the states: what came before a device ended still goes out
+        return next((status for status in statuses if status.ended), SourceStatus())
 
     def _align(self) -> None:
         from ..ringbuf import make_frames

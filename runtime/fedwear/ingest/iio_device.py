@@ -3,8 +3,9 @@
 Setting up is what a user would otherwise do by hand with ``echo`` before every start, in
 the order the kernel accepts it (everything below is refused while the buffer runs): turn
 off a buffer that a killed run left on, enable the scan elements the stream reads and the
-timestamp, give the kernel's buffer room for a second of scans (HID sensor hubs default
-to 2), and ask for boot-time stamps. Then the buffer is enabled, by ``IioSource.start``.
+timestamp, ask for the stream's rate (``iio_rate``), give the kernel's buffer room for a
+second of scans at the rate the device took (HID sensor hubs default to 2), and ask for
+boot-time stamps. Then the buffer is enabled, by ``IioSource.start``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from ..errors import SourceError
 from .iio_layout import IioChannel, read_attribute, read_scan_layout, scan_elements
+from .iio_rate import rate_attributes, rate_to_ask, read_rate, same_rate
 
 # The clock the kernel stamps scans with (current_timestamp_clock; "realtime" by default).
 # Boot time never jumps when the time is set, and counts suspended time.
@@ -62,8 +64,9 @@ class IioDevice:
         self.scan_dir = scan_elements(self.path)
         self.elements = sorted(p.name[3:-3] for p in self.scan_dir.glob("in_*_en"))
 
-    def set_up(self, wanted: list[str], rate_hz: float) -> None:
-        """Make the device deliver ``wanted`` (and its timestamp) at ``rate_hz``."""
+    def set_up(self, wanted: list[str], rate_hz: float) -> float | None:
+        """Make the device deliver ``wanted`` (and its timestamp) at ``rate_hz``, or as
+        near as it goes; the rate it took (``rate``)."""
         enable = self.path / "buffer" / "enable"
         if enable.exists() and read_attribute(enable) == "1":
             log.info(
@@ -73,18 +76,21 @@ class IioDevice:
         for name in [*wanted, "timestamp"]:
             if name in self.elements:
                 self._write(self.scan_dir / f"in_{name}_en", "1")
+        device_rate = self.set_rate(wanted, rate_hz)
         length = self.path / "buffer" / "length"
         if length.exists():
-            want = max(2, math.ceil(rate_hz * BUFFER_SECONDS))
+            want = max(2, math.ceil(max(rate_hz, device_rate or 0.0) * BUFFER_SECONDS))
             try:
                 if int(read_attribute(length)) < want:
                     self._write(length, str(want))
             except ValueError:
                 pass  # not a number: the kernel keeps its own
         self._set_clock(owned=True, stamped="timestamp" in self.elements)
+        return device_rate
 
-    def check_enabled(self, wanted: list[str]) -> None:
-        """Someone else sets the device up (``enable_buffer = false``): say what is off."""
+    def check_enabled(self, wanted: list[str]) -> float | None:
+        """Someone else sets the device up (``enable_buffer = false``): say what is off;
+        the rate they set (``rate``)."""
         off = [n for n in wanted if read_attribute(self.scan_dir / f"in_{n}_en") != "1"]
         if off:
             raise SourceError(
@@ -98,6 +104,42 @@ class IioDevice:
             and read_attribute(self.scan_dir / "in_timestamp_en") == "1"
         )
         self._set_clock(owned=False, stamped=stamped)
+        return self.rate(wanted)
+
+    def set_rate(self, elements: list[str], rate_hz: float) -> float | None:
+        """Ask for ``rate_hz`` (or the nearest rate above it the device lists); the rate
+        it runs at, as ``rate`` reads it. A refused write is not fatal: the stream is
+        then resampled from the rate the device keeps."""
+        for attribute in rate_attributes(self.path, elements):
+            value = rate_to_ask(attribute, rate_hz)
+            try:
+                attribute.write_text(value)
+            except OSError as exc:
+                log.warning(
+                    "%s: cannot write %s Hz to %s (%s); it keeps its own rate",
+                    self.label,
+                    value,
+                    attribute,
+                    exc.strerror,
+                )
+        return self.rate(elements)
+
+    def rate(self, elements: list[str]) -> float | None:
+        """The rate the device samples ``elements`` at, or None where it does not say."""
+        rates = [(a, read_rate(a)) for a in rate_attributes(self.path, elements)]
+        known = [(a, r) for a, r in rates if r is not None]
+        if not known:
+            return None
+        first = known[0][1]
+        if any(not same_rate(r, first) for _, r in known):
+            log.warning(
+                "%s: its channels run at different rates (%s); its scans are taken to "
+                "come at %g Hz",
+                self.label,
+                ", ".join(f"{a.name} {r:g} Hz" for a, r in known),
+                first,
+            )
+        return first
 
     def layout(self) -> tuple[list[IioChannel], int]:
         return read_scan_layout(self.path)
