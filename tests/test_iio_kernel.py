@@ -85,6 +85,43 @@ def test_an_imu_behind_the_kernels_hid_sensor_drivers(
     np.testing.assert_allclose(v[:, 3:], np.tile([0.0, 0.5, -0.25], (len(v), 1)), atol=2e-4)
 
 
+def test_a_rate_the_driver_cannot_set_is_resampled(
+    hub: tuple[SensorHub, dict[str, str]],
+) -> None:
+    """HID sensors are paced in whole milliseconds: asked for 64 Hz (the ppg stream's
+    rate, as a test of an imu stream), the driver sets 15 ms and shows 66.6 Hz. The
+    source reads that back and resamples both devices onto the 64 Hz grid."""
+    sensor, nodes = hub
+    source = IioSource(["accel_3d", "gyro_3d"], str(SYSFS), "/dev", "imu", 64.0)
+    ring = Ring(512, 6)
+    source.start({"imu": ring})
+    try:
+        interval = sensor.interval_ms(1)
+        assert interval == sensor.interval_ms(2) == 15  # the driver told the sensor
+        shown = float((SYSFS / nodes["accel_3d"] / "in_accel_sampling_frequency").read_text())
+        assert abs(shown - 1000 / interval) < 0.1  # Debian's 6.12 shows "66.600000"
+        assert sensor.opened.wait(10)
+        start = time.monotonic()
+        for i in range(134):  # 2 s, paced as the sensor was told: ax one count a report
+            sensor.send((0.01 * G * i, 0.0, G), (0.0, 0.0, 0.0))
+            time.sleep(max(0.0, start + (i + 1) * interval / 1000 - time.monotonic()))
+        deadline = time.monotonic() + 20
+        while len(ring) < 100 and time.monotonic() < deadline:
+            assert not source.pump(0.02).ended
+        time.sleep(0.2)
+        source.pump(0.0)
+    finally:
+        source.close()
+    got = ring.read(512)
+    assert 100 <= len(got) <= 2 * 64
+    assert np.all(np.diff(got["t"]) == round(1e9 / 64))
+    ax = got["v"][:, 0] / (0.01 * G)  # in reports sent: a ramp read off at 64 Hz
+    assert np.all(np.diff(ax) > 0)
+    # one count per report interval, though the guest's timers are coarse: within 20 %
+    slope = np.polyfit((got["t"] - got["t"][0]) / 1e9, ax, 1)[0]
+    assert abs(slope - 1000 / interval) < 0.2 * 1000 / interval, slope
+
+
 def test_fedwear_run_names_the_devices_and_reads_them(
     hub: tuple[SensorHub, dict[str, str]], tmp_path: Path
 ) -> None:

@@ -1,7 +1,8 @@
 """A HID sensor hub made from user space (/dev/uhid): the kernel's own IIO drivers on it.
 
-    python3 tests/uhid_sensor_hub.py             # makes the hub, prints its IIO devices
-    python3 tests/uhid_sensor_hub.py --rate 100  # ...and sends a wrist at rest at 100 Hz
+    python3 tests/uhid_sensor_hub.py            # makes the hub, prints its IIO devices
+    python3 tests/uhid_sensor_hub.py --rate 50  # ...and sends a wrist at rest, from 50 Hz
+                                                # to whatever rate the kernel then sets
 
 The kernel binds hid-sensor-hub to it, and hid-sensor-accel-3d and hid-sensor-gyro-3d make
 two IIO devices ("accel_3d", "gyro_3d") with real buffers, triggers and scan elements, as
@@ -85,6 +86,7 @@ class SensorHub:
     """Owns /dev/uhid; a thread answers the kernel's feature requests."""
 
     name: str = "fedwear uhid sensor hub"
+    start_interval_ms: int = INTERVAL_MS  # the "chip's" default, until the kernel sets one
     fd: int = -1
     opened: threading.Event = field(default_factory=threading.Event)
     features: dict[int, bytes] = field(default_factory=dict)
@@ -95,8 +97,8 @@ class SensorHub:
     def __enter__(self) -> SensorHub:
         self.fd = os.open(UHID, os.O_RDWR | os.O_CLOEXEC)
         for report_id in REPORT_ID.values():
-            # interval 10 ms, power state D0 (1), reporting state "all events" (2)
-            self.features[report_id] = struct.pack("<BHBB", report_id, INTERVAL_MS, 1, 2)
+            # the interval, power state D0 (1), reporting state "all events" (2)
+            self.features[report_id] = struct.pack("<BHBB", report_id, self.start_interval_ms, 1, 2)
         create = struct.pack(
             "<I128s64s64sHHIIII4096s",
             UHID_CREATE2,
@@ -151,6 +153,11 @@ class SensorHub:
                 reply = struct.pack("<IIH", UHID_SET_REPORT_REPLY, ident, 0)
                 os.write(self.fd, reply.ljust(EVENT_SIZE, b"\0"))
 
+    def interval_ms(self, report_id: int) -> int:
+        """The report interval the kernel last set (``in_*_sampling_frequency``): what a
+        real sensor would now pace its reports by."""
+        return int(struct.unpack_from("<H", self.features[report_id], 1)[0])
+
     def send(self, accel: tuple[float, float, float], gyro: tuple[float, float, float]) -> None:
         """One sample of each sensor: m/s² and rad/s, as the hub's raw counts."""
         a = [round(v / G * 100) for v in accel]
@@ -196,12 +203,18 @@ def notify_ready() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=0.0, help="send samples at this rate (Hz)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="send samples, at this rate (Hz) until the kernel sets the sensor's interval",
+    )
     args = parser.parse_args()
-    with SensorHub() as hub:
+    interval = round(1000 / args.rate) if args.rate > 0 else INTERVAL_MS
+    with SensorHub(start_interval_ms=interval) as hub:
         print(wait_for_devices(("accel_3d", "gyro_3d")), flush=True)
         notify_ready()
-        start, i, noise = time.monotonic(), 0, random.Random(0)
+        due, i, noise = time.monotonic(), 0, random.Random(0)
         while True:
             if args.rate <= 0:
                 time.sleep(1)
@@ -214,7 +227,8 @@ def main() -> None:
             gyro = (jitter[3] / 30, jitter[4] / 30, 0.2 * math.sin(i / 50) + jitter[5] / 30)
             hub.send(accel, gyro)
             i += 1
-            time.sleep(max(0.0, start + i / args.rate - time.monotonic()))
+            due += hub.interval_ms(REPORT_ID[ACCEL_3D]) / 1000  # paced as a sensor is told
+            time.sleep(max(0.0, due - time.monotonic()))
 
 
 if __name__ == "__main__":

@@ -179,6 +179,7 @@ def iio_checks() -> dict[str, Any]:
         files["scan_elements"] = sorted(
             (p.name, _attribute(p)) for p in (dev / "scan_elements").glob("*_en")
         )
+        files["rates"] = sorted((p.name, _attribute(p)) for p in dev.glob("*sampling_frequency"))
         devices[(dev / "name").read_text().strip()] = {
             "node": _attribute(node),
             "files": files,
