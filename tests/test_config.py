@@ -50,6 +50,8 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ("[source.iio]\ndevice = []\n", "source.iio.device"),
         ("[source.iio]\ndevice = 3\n", "source.iio.device"),
         ("[source.iio]\nelements = ['accel_x', 'en/../../x']\n", "source.iio.elements"),
+        ("[source.iio]\ndevice_rate_hz = -100\n", "source.iio.device_rate_hz"),
+        ("[source.iio]\ndevice_rate_hz = nan\n", "source.iio.device_rate_hz"),
         ("[ble]\nname = '" + "x" * 30 + "'\n", "ble.name"),
         ("[ble]\ntransport = 'hci0'\n", "ble.transport"),
     ],
@@ -69,6 +71,8 @@ def test_an_iio_stream_may_come_from_several_devices(tmp_path: Path) -> None:
     path.write_text("[source.iio]\ndevice = 3\n")
     with pytest.raises(ConfigError, match="must be a string or a list, got int 3"):
         load_config(path)
+    path.write_text("[source.iio]\ndevice = 'max30102'\ndevice_rate_hz = 100\n")
+    assert load_config(path).source.iio.device_rate_hz == 100.0
 
 
 def test_a_long_wrong_value_is_shortened_in_the_error(tmp_path: Path) -> None:

@@ -416,6 +416,32 @@ def test_other_streams_name_their_elements(tmp_path: Path) -> None:
         )
 
 
+def test_a_pulse_oximeter_that_shows_no_rate_is_given_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A MAX30102 shows neither its rate (400 Hz averaged by 4: 100 Hz) nor stamps: read
+    as the ppg stream's 64 Hz, every heart would look 36 % slower. Given its rate in
+    source.iio.device_rate_hz, its scans are stamped 10 ms apart and resampled to 64 Hz."""
+    max30102 = "be:u18/32>>8"
+    make_device(tmp_path, elements={"intensity_red": max30102, "intensity_ir": max30102}, rate=None)
+    source = IioSource(
+        "iio:device0", str(tmp_path / "sys"), str(tmp_path / "dev"), "ppg", 64.0,
+        device_rate_hz=100.0,
+    )  # fmt: skip
+    ring = Ring(256, 1)
+    with caplog.at_level(logging.INFO, "fedwear"):
+        source.start({"ppg": ring})
+    scans = b"".join(struct.pack(">I", i << 8) for i in range(100))
+    feed(tmp_path, "iio:device0", scans, chunk=len(scans))  # one read: stamped 10 ms apart
+    _wait_for(source, ring, 64)
+    source.close()
+    got = ring.read(256)
+    assert "runs at 100 Hz: resampled to the ppg stream's 64 Hz" in caplog.text
+    assert len(got) == 64 and np.all(np.diff(got["t"]) == 15_625_000)
+    # the scan's number, read off every 15.625 ms of scans 10 ms apart
+    np.testing.assert_allclose(got["v"][:, 0], np.arange(64) * 1.5625, rtol=1e-5)
+
+
 def test_an_imu_shown_as_two_devices_is_one_stream(tmp_path: Path) -> None:
     """Accelerometer and gyroscope as two devices (LSM6DS*, HID sensor hubs): the gyro's
     values are interpolated at the accelerometer's times; a hole in it is NaN."""

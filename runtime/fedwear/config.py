@@ -45,6 +45,9 @@ class IioConfig:
     # The scan element of each of the stream's channels, in its order; empty: the
     # kernel's usual names (imu: accel_x .. anglvel_z; ppg: intensity_ir; ecg: voltage0).
     elements: list[str] = field(default_factory=list)
+    # The rate (Hz) of a device that does not show it in sampling_frequency: a MAX30102
+    # samples at 400 Hz and averages 4, so 100. 0: the device shows it (or is the stream's).
+    device_rate_hz: float = 0.0
 
 
 @dataclass
@@ -317,6 +320,11 @@ def validate(config: Config) -> Config:
                 f"must be a device name such as iio:device0, got {_shown(device)}",
                 key="source.iio.device",
             )
+    rate = iio.device_rate_hz
+    if rate != 0 and not 0.01 <= rate <= 100_000:  # NaN fails both
+        raise ConfigError(
+            f"must be 0 or from 0.01 Hz to 100 kHz, got {rate}", key="source.iio.device_rate_hz"
+        )
     for element in iio.elements:  # joined into in_<element>_en
         if not element or not all(c.isalnum() or c == "_" for c in element):
             raise ConfigError(

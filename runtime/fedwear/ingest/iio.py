@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from ..ringbuf import Ring
 
 # The kernel's names (Documentation/ABI/testing/sysfs-bus-iio) for each stream's channels.
-# ppg: the infrared intensity of MAX3010x-like pulse oximeters; ecg: an ADC's first input.
+# ppg: the infrared intensity of MAX3010x pulse oximeters (the kernel's max30102 driver;
+# it shows no rate: source.iio.device_rate_hz); ecg: an ADC's first input.
 # Others are named in source.iio.elements.
 DEFAULT_ELEMENTS: dict[str, tuple[str, ...]] = {
     "imu": ("accel_x", "accel_y", "accel_z", "anglvel_x", "anglvel_y", "anglvel_z"),
@@ -103,9 +104,11 @@ class IioSource(Source):
         rate_hz: float,
         enable_buffer: bool = True,
         elements: Sequence[str] = (),
+        device_rate_hz: float = 0.0,
     ) -> None:
         names = [device] if isinstance(device, str) else list(device)
         self.enable_buffer = enable_buffer
+        self.device_rate_hz = device_rate_hz  # for devices that do not show theirs
         self._stream = StreamSpec(stream, STREAM_CHANNELS[stream], rate_hz)
         wanted = stream_elements(stream, elements)
         devices = [IioDevice(sysfs_dir, dev_dir, name) for name in names]
@@ -151,6 +154,7 @@ class IioSource(Source):
             rate,
             iio.enable_buffer,
             iio.elements,
+            iio.device_rate_hz,
         )
 
     def streams(self) -> dict[str, StreamSpec]:
@@ -167,6 +171,8 @@ class IioSource(Source):
                 cap.rate_hz = dev.set_up(cap.elements, self._stream.rate_hz)
             else:
                 cap.rate_hz = dev.check_enabled(cap.elements)
+            if cap.rate_hz is None and self.device_rate_hz > 0:
+                cap.rate_hz = self.device_rate_hz  # source.iio.device_rate_hz
             cap.channels, cap.scan_bytes = dev.layout()
         resampled = [cap for cap in self._captures if self._resamples(cap)]
         merged = len(self._captures) > 1 or bool(resampled)
@@ -216,7 +222,7 @@ class IioSource(Source):
             return True
         log.warning(
             "%s says neither its rate nor when it scanned (no timestamp element): its scans "
-            "are taken to come at %s; set its rate to that",
+            "are taken to come at %s; where they do not, set source.iio.device_rate_hz",
             label,
             stream,
         )
