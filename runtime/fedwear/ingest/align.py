@@ -108,7 +108,9 @@ class TimeAligner:
         t_out = self._next + np.arange(n, dtype=np.int64) * self.period_ns
         parts = [self._values(k, t_out) for k in devices]
         # stop before a hole every device has: the next take jumps it
-        common = np.logical_and.reduce([gap for _, gap in parts])
+        common = np.ones(n, bool)
+        for _, gap in parts:
+            common &= gap
         end = int(np.argmax(common)) if common.any() else n
         if end == 0:  # _jump_common_hole leaves none here; were there one, step past it
             self._next += self.period_ns
