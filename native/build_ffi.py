@@ -44,7 +44,7 @@ typedef struct {
     uint64_t bytes; uint64_t frames; uint64_t samples; uint64_t crc_errors;
     uint64_t bad_frames; uint64_t garbage_bytes; uint64_t unknown_sensor; uint64_t seq_gaps;
     uint64_t lost_frames; uint64_t lost_samples; uint64_t out_of_order; uint64_t restarts;
-    uint64_t clock_steps;
+    uint64_t clock_steps; uint64_t off_rate_frames;
 } fw_hub_stats_t;
 typedef struct fw_hub_decoder fw_hub_decoder;
 fw_hub_decoder *fw_hub_decoder_new(fw_ring *const *rings, size_t n_rings);
@@ -52,6 +52,8 @@ void fw_hub_decoder_free(fw_hub_decoder *d);
 void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n, int64_t now_ns);
 void fw_hub_decoder_finish(fw_hub_decoder *d);
 void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out);
+void fw_hub_decoder_expect_period(fw_hub_decoder *d, size_t sensor, uint32_t period_ns);
+uint32_t fw_hub_off_period(const fw_hub_decoder *d, size_t sensor);
 uint16_t fw_crc16(const uint8_t *data, size_t n);
 
 #define FW_IIO_MAX_CHANNELS ...

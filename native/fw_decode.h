@@ -39,6 +39,8 @@ typedef struct {
     uint64_t out_of_order;   /* repeated or backwards sequence numbers (frame dropped) */
     uint64_t restarts;       /* a sensor's sequence started over: the hub restarted */
     uint64_t clock_steps;    /* a sensor's time ran back with its count going on */
+    uint64_t off_rate_frames; /* frames at another period than their sensor's expected one
+                                 (kept: docs/hub-protocol.md) */
 } fw_hub_stats_t;
 
 typedef struct fw_hub_decoder fw_hub_decoder;
@@ -52,6 +54,12 @@ void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n, int64
 /* End of stream: bytes still buffered (a truncated frame) count as garbage. */
 void fw_hub_decoder_finish(fw_hub_decoder *d);
 void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out);
+/* Before the first feed: frames of ``sensor`` whose period differs from ``period_ns`` by
+ * more than 0.5 % are counted in off_rate_frames (0: any period is expected). */
+void fw_hub_decoder_expect_period(fw_hub_decoder *d, size_t sensor, uint32_t period_ns);
+/* The period of the last such frame of ``sensor``, 0 if none: a relaxed atomic, readable
+ * from any thread. */
+uint32_t fw_hub_off_period(const fw_hub_decoder *d, size_t sensor);
 uint16_t fw_crc16(const uint8_t *data, size_t n);
 
 #define FW_IIO_MAX_CHANNELS 32

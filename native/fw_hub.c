@@ -21,8 +21,8 @@
 #define RESTART_RUN 3
 
 enum { C_BYTES, C_FRAMES, C_SAMPLES, C_CRC, C_BAD, C_GARBAGE, C_UNKNOWN, C_GAPS, C_LOST_FRAMES,
-       C_LOST_SAMPLES, C_OUT_OF_ORDER, C_RESTARTS, C_CLOCK_STEPS };
-_Static_assert(N_COUNTERS == C_CLOCK_STEPS + 1, "counter enum mirrors fw_hub_stats_t");
+       C_LOST_SAMPLES, C_OUT_OF_ORDER, C_RESTARTS, C_CLOCK_STEPS, C_OFF_RATE };
+_Static_assert(N_COUNTERS == C_OFF_RATE + 1, "counter enum mirrors fw_hub_stats_t");
 
 /* What the decoder remembers of one sensor's frames. */
 typedef struct {
@@ -33,12 +33,14 @@ typedef struct {
     int64_t offset;     /* added to the hub's timestamps: nonzero after a restart */
     int64_t last_t;     /* time of the last sample delivered (offset included) */
     int64_t last_wall;  /* the host's time (feed's now_ns) when it was delivered */
+    uint32_t expected_period; /* ns between samples of its stream; 0: not checked */
 } sensor_state;
 
 struct fw_hub_decoder {
     fw_ring *rings[FW_HUB_MAX_SENSORS];
     sensor_state sensors[FW_HUB_MAX_SENSORS];
     _Atomic uint64_t counters[N_COUNTERS];
+    _Atomic uint32_t off_period[FW_HUB_MAX_SENSORS]; /* relaxed: a report, not a handshake */
     size_t start, end; /* unread bytes are buf[start, end) */
     uint8_t buf[BUF_SIZE];
     unsigned char frames[MAX_COUNT * (8 + 4 * FW_HUB_MAX_CHANNELS)];
@@ -109,8 +111,25 @@ fw_hub_decoder *fw_hub_decoder_new(fw_ring *const *rings, size_t n_rings) {
     fw_hub_decoder *d = calloc(1, sizeof *d);
     if (d == NULL) return NULL;
     for (size_t i = 0; i < N_COUNTERS; i++) atomic_init(&d->counters[i], 0);
+    for (size_t i = 0; i < FW_HUB_MAX_SENSORS; i++) atomic_init(&d->off_period[i], 0);
     for (size_t i = 0; i < n_rings; i++) d->rings[i] = rings[i];
     return d;
+}
+
+void fw_hub_decoder_expect_period(fw_hub_decoder *d, size_t sensor, uint32_t period_ns) {
+    if (sensor < FW_HUB_MAX_SENSORS) d->sensors[sensor].expected_period = period_ns;
+}
+
+uint32_t fw_hub_off_period(const fw_hub_decoder *d, size_t sensor) {
+    if (sensor >= FW_HUB_MAX_SENSORS) return 0;
+    return atomic_load_explicit(&((fw_hub_decoder *)d)->off_period[sensor], memory_order_relaxed);
+}
+
+/* A hub that samples at another rate than its stream's is misread: the windows count
+ * samples, so its signal is stretched or squeezed. More than 0.5 % apart counts. */
+static int off_rate(uint32_t period, uint32_t expected) {
+    uint64_t diff = period > expected ? period - expected : expected - period;
+    return expected != 0 && diff * 200 > expected;
 }
 
 void fw_hub_decoder_free(fw_hub_decoder *d) { free(d); }
@@ -217,6 +236,10 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len, int64_t no
         break;
     case KEEP:
         break;
+    }
+    if (off_rate(period, st->expected_period)) {
+        bump(d, C_OFF_RATE, 1);
+        atomic_store_explicit(&d->off_period[sensor], period, memory_order_relaxed);
     }
 
     const uint8_t *s = p + PAYLOAD_FIXED + 4 * channels;

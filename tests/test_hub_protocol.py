@@ -207,3 +207,19 @@ def test_every_valid_frame_survives_any_noise_between_frames(
     got = imu.read(1000)
     assert dec.stats()["frames"] == 5
     assert list(got["t"]) == [1_000_000 * k for k in range(50)]
+
+
+def test_frames_at_another_period_than_their_streams_are_counted_and_kept() -> None:
+    """A hub set to 104 Hz for the 100 Hz imu stream is misread (the windows count
+    samples): its frames are kept, counted, and their period is there to be told."""
+    dec, imu, _ = decoder()
+    dec.expect_period(IMU, 1_000_000)  # the stream's 1 kHz, as imu_frame sends
+    raw = np.zeros((10, 6), np.int16)
+    dec.feed(imu_frame(0))
+    dec.feed(encode_frame(IMU, 1, 10_000_000, 1_004_000, SCALES, raw))  # 0.4 %: the same
+    assert dec.stats()["off_rate_frames"] == 0 and dec.off_period(IMU) == 0
+    dec.feed(encode_frame(IMU, 2, 20_040_000, 961_538, SCALES, raw))  # 1040 Hz
+    dec.feed(encode_frame(IMU, 3, 29_655_380, 1_010_000, SCALES, raw))  # 990 Hz
+    assert dec.stats()["off_rate_frames"] == 2 and dec.off_period(IMU) == 1_010_000
+    assert len(imu) == 40  # kept
+    assert dec.off_period(HR) == 0 and dec.off_period(99) == 0

@@ -6,6 +6,7 @@ the bytes cross the kernel's tty layer exactly as they would from /dev/ttyS*.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -202,3 +203,35 @@ def test_close_does_not_hang_while_the_hub_is_silent() -> None:
     assert time.monotonic() - started < 5
     link.close()
     assert not os.path.exists(link.path) or link.link is None
+
+
+def test_a_hub_at_another_rate_than_the_stream_is_told_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The hub's firmware sets its rates, the models' cards the streams': a hub that sends
+    the imu at 104 Hz to a 100 Hz stream is misread, and the journal says how to mend it."""
+    from fedwear.ingest.hub_protocol import SENSOR_IDS, encode_frame
+
+    link = PtyLink()
+    source = UartSource(link.path, 115200, {"imu": 100.0})
+    ring = Ring(256, 6)
+    source.start({"imu": ring})
+    scales = np.full(6, 0.01, np.float32)
+    period = round(1e9 / 104)
+    frames = b"".join(
+        encode_frame(SENSOR_IDS["imu"], seq, seq * 10 * period, period, scales,
+                     np.zeros((10, 6), np.int16))
+        for seq in range(3)
+    )  # fmt: skip
+    os.write(link.master, frames)
+    with caplog.at_level(logging.ERROR, "fedwear"):
+        assert wait_until(lambda: len(ring) == 30)
+        for _ in range(3):
+            source.pump(0.01)
+    source.close()
+    link.close()
+    assert source.counters()["off_rate_frames"] == 3
+    told = [r.getMessage() for r in caplog.records]
+    assert len(told) == 1, told
+    assert "the hub sends imu samples every 9615385 ns (104 Hz)" in told[0]
+    assert "set the hub to 10000000 ns; until then its windows are stretched" in told[0]

@@ -85,6 +85,15 @@ class HubDecoder:
         self._stats = ffi.new("fw_hub_stats_t *")
         self._counter_names = [name for name, _ in ffi.typeof("fw_hub_stats_t").fields]
 
+    def expect_period(self, sensor_id: int, period_ns: int) -> None:
+        """Before the first feed: count ``sensor_id``'s frames at another period
+        (``off_rate_frames``), and keep the last such period (``off_period``)."""
+        self._lib.fw_hub_decoder_expect_period(self.ptr, sensor_id, period_ns)
+
+    def off_period(self, sensor_id: int) -> int:
+        """The period (ns) of ``sensor_id``'s last frame at another period; 0 if none."""
+        return int(self._lib.fw_hub_off_period(self.ptr, sensor_id))
+
     def feed(self, data: bytes) -> None:
         """Decode ``data``, read now (on the host's boot clock, as the intake thread reads)."""
         now = time.clock_gettime_ns(time.CLOCK_BOOTTIME)

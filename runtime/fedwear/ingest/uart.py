@@ -5,14 +5,17 @@ from __future__ import annotations
 __all__ = ["UartSource"]
 
 import contextlib
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SourceError
-from .base import STREAM_CHANNELS, SourceKind, StreamSpec
+from .base import STREAM_CHANNELS, SourceKind, SourceStatus, StreamSpec
 from .hub_protocol import SENSOR_IDS, HubDecoder
 from .intake import IntakeThread
 from .threaded import ThreadedSource
+
+log = logging.getLogger("fedwear")
 
 if TYPE_CHECKING:
     import serial
@@ -34,6 +37,7 @@ class UartSource(ThreadedSource):
             name: StreamSpec(name, STREAM_CHANNELS[name], rate) for name, rate in rates.items()
         }
         self._serial: serial.Serial | None = None
+        self._off_rate_told: set[str] = set()
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> UartSource:
@@ -51,7 +55,38 @@ class UartSource(ThreadedSource):
         except (serial.SerialException, ValueError) as exc:
             raise SourceError(f"cannot open serial port {self.port}: {exc}", code="open") from exc
         self._decoder = HubDecoder({SENSOR_IDS[name]: ring for name, ring in rings.items()})
+        for name in rings:
+            self._decoder.expect_period(SENSOR_IDS[name], self._period_ns(name))
         self._intake = IntakeThread(self._serial.fileno(), self._decoder, "hub")
+
+    def _period_ns(self, stream: str) -> int:
+        return round(1e9 / self._streams[stream].rate_hz)
+
+    def pump(self, budget_s: float) -> SourceStatus:
+        status = super().pump(budget_s)
+        self._tell_off_rate()
+        return status
+
+    def _tell_off_rate(self) -> None:
+        """Once per stream: the hub samples it at another rate than the stream's (the
+        models' rate). Its frames are kept, but the windows count samples, so the signal
+        is stretched or squeezed until the hub is set to the stream's rate."""
+        for name in self._streams.keys() - self._off_rate_told:
+            period = self._decoder.off_period(SENSOR_IDS[name]) if self._decoder else 0
+            if period:
+                self._off_rate_told.add(name)
+                log.error(
+                    "%s: the hub sends %s samples every %d ns (%.4g Hz), but the %s stream "
+                    "is %g Hz: set the hub to %d ns; until then its windows are %s",
+                    self.device_label,
+                    name,
+                    period,
+                    1e9 / period,
+                    name,
+                    self._streams[name].rate_hz,
+                    self._period_ns(name),
+                    "stretched" if period < self._period_ns(name) else "squeezed",
+                )
 
     def close(self) -> None:
         self._stop_intake()
