@@ -436,6 +436,7 @@ def test_a_pulse_oximeter_that_shows_no_rate_is_given_one(
     _wait_for(source, ring, 64)
     source.close()
     got = ring.read(256)
+    assert (tmp_path / "sys" / "iio:device0" / "buffer" / "length").read_text() == "100"
     assert "runs at 100 Hz: resampled to the ppg stream's 64 Hz" in caplog.text
     assert len(got) == 64 and np.all(np.diff(got["t"]) == 15_625_000)
     # the scan's number, read off every 15.625 ms of scans 10 ms apart

@@ -168,11 +168,9 @@ class IioSource(Source):
         for cap in self._captures:
             dev = cap.device
             if self.enable_buffer:
-                cap.rate_hz = dev.set_up(cap.elements, self._stream.rate_hz)
+                cap.rate_hz = dev.set_up(cap.elements, self._stream.rate_hz, self.device_rate_hz)
             else:
-                cap.rate_hz = dev.check_enabled(cap.elements)
-            if cap.rate_hz is None and self.device_rate_hz > 0:
-                cap.rate_hz = self.device_rate_hz  # source.iio.device_rate_hz
+                cap.rate_hz = dev.check_enabled(cap.elements, self.device_rate_hz)
             cap.channels, cap.scan_bytes = dev.layout()
         resampled = [cap for cap in self._captures if self._resamples(cap)]
         merged = len(self._captures) > 1 or bool(resampled)

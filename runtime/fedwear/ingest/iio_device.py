@@ -64,9 +64,10 @@ class IioDevice:
         self.scan_dir = scan_elements(self.path)
         self.elements = sorted(p.name[3:-3] for p in self.scan_dir.glob("in_*_en"))
 
-    def set_up(self, wanted: list[str], rate_hz: float) -> float | None:
+    def set_up(self, wanted: list[str], rate_hz: float, shown_else: float = 0.0) -> float | None:
         """Make the device deliver ``wanted`` (and its timestamp) at ``rate_hz``, or as
-        near as it goes; the rate it took (``rate``)."""
+        near as it goes; the rate it took (``rate``), or ``shown_else`` where it shows
+        none (``source.iio.device_rate_hz``; 0: unknown)."""
         enable = self.path / "buffer" / "enable"
         if enable.exists() and read_attribute(enable) == "1":
             log.info(
@@ -76,7 +77,7 @@ class IioDevice:
         for name in [*wanted, "timestamp"]:
             if name in self.elements:
                 self._write(self.scan_dir / f"in_{name}_en", "1")
-        device_rate = self.set_rate(wanted, rate_hz)
+        device_rate = self.set_rate(wanted, rate_hz) or shown_else or None
         length = self.path / "buffer" / "length"
         if length.exists():
             want = max(2, math.ceil(max(rate_hz, device_rate or 0.0) * BUFFER_SECONDS))
@@ -88,9 +89,9 @@ class IioDevice:
         self._set_clock(owned=True, stamped="timestamp" in self.elements)
         return device_rate
 
-    def check_enabled(self, wanted: list[str]) -> float | None:
+    def check_enabled(self, wanted: list[str], shown_else: float = 0.0) -> float | None:
         """Someone else sets the device up (``enable_buffer = false``): say what is off;
-        the rate they set (``rate``)."""
+        the rate they set (``rate``), or ``shown_else`` as for ``set_up``."""
         off = [n for n in wanted if read_attribute(self.scan_dir / f"in_{n}_en") != "1"]
         if off:
             raise SourceError(
@@ -104,7 +105,7 @@ class IioDevice:
             and read_attribute(self.scan_dir / "in_timestamp_en") == "1"
         )
         self._set_clock(owned=False, stamped=stamped)
-        return self.rate(wanted)
+        return self.rate(wanted) or shown_else or None
 
     def set_rate(self, elements: list[str], rate_hz: float) -> float | None:
         """Ask for ``rate_hz`` (or the nearest rate above it the device lists); the rate
