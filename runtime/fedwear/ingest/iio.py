@@ -85,9 +85,7 @@ class _Capture:
         return any(c.name == "timestamp" for c in self.channels)
 
     def counters(self) -> dict[str, int]:
-        if self.intake is None or self.decoder is None:
-            return self.final
-        return {**self.intake.status().counters(), **self.decoder.stats()}
+        return self.final if self.intake is None else self.intake.counters()
 
 
 class IioSource(Source):
@@ -279,9 +277,9 @@ class IioSource(Source):
 
     def close(self) -> None:
         for cap in self._captures:
-            if cap.intake is not None and cap.decoder is not None:
-                last = cap.intake.stop()  # joined before the buffer goes off
-                cap.final = {**last.counters(), **cap.decoder.stats()}
+            if cap.intake is not None:
+                cap.intake.stop()  # joined before the buffer goes off
+                cap.final = cap.intake.counters()
                 cap.intake = None
             if cap.buffer_on:  # also when start() failed after it: leave the device off
                 cap.device.set_buffer(False)

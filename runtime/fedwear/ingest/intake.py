@@ -45,6 +45,8 @@ class IntakeStatus:
 class _Decoder(Protocol):
     ptr: object
 
+    def stats(self) -> dict[str, int]: ...
+
 
 class IntakeThread:
     """Starts at construction; ``stop()`` wakes and joins it (idempotent)."""
@@ -61,6 +63,13 @@ class IntakeThread:
                 f"cannot start the intake thread: {os.strerror(err)}", errno_value=err
             )
         self._status = ffi.new("fw_intake_status_t *")
+        self._last: IntakeStatus | None = None  # as it ended, once stopped
+
+    def counters(self) -> dict[str, int]:
+        """The thread's figures and its decoder's, for a run's summary; once stopped, as
+        they were when it stopped (a stopped thread's status reads as zeros)."""
+        status = self._last if self._last is not None else self.status()
+        return {**status.counters(), **self._decoder.stats()}
 
     def status(self) -> IntakeStatus:
         if self._ptr is None:
@@ -75,6 +84,7 @@ class IntakeThread:
         if self._ptr is not None:
             self._lib.fw_intake_stop(self._ptr)
             self._ptr = None
+            self._last = last
         return last
 
     def __del__(self) -> None:

@@ -25,18 +25,15 @@ class ThreadedSource(Source):
     def counters(self) -> dict[str, int]:
         if self._intake is None:
             return dict(self._final_counters or {})
-        st = self._intake.status()
-        decoded = self._decoder.stats() if self._decoder is not None else {}
-        return {**st.counters(), **decoded}
+        return self._intake.counters()
 
     def _stop_intake(self) -> bool:
         """Join the intake thread if it runs, keeping its final counters; True when it did
         (idempotent)."""
         if self._intake is None:
             return False
-        last = self._intake.stop()  # its status as it ended: stopped, it reads as zeros
-        decoded = self._decoder.stats() if self._decoder is not None else {}
-        self._final_counters = {**last.counters(), **decoded}
+        self._intake.stop()
+        self._final_counters = self._intake.counters()
         self._intake = None
         return True
 
