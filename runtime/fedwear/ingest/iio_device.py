@@ -111,7 +111,8 @@ class IioDevice:
         """Ask for ``rate_hz`` (or the nearest rate above it the device lists); the rate
         it runs at, as ``rate`` reads it. A refused write is not fatal: the stream is
         then resampled from the rate the device keeps."""
-        for attribute in rate_attributes(self.path, elements):
+        attributes = rate_attributes(self.path, elements)
+        for attribute in attributes:
             value = rate_to_ask(attribute, rate_hz)
             try:
                 attribute.write_text(value)
@@ -123,11 +124,14 @@ class IioDevice:
                     attribute,
                     exc.strerror,
                 )
-        return self.rate(elements)
+        return self._rate_shown(attributes)
 
     def rate(self, elements: list[str]) -> float | None:
         """The rate the device samples ``elements`` at, or None where it does not say."""
-        rates = [(a, read_rate(a)) for a in rate_attributes(self.path, elements)]
+        return self._rate_shown(rate_attributes(self.path, elements))
+
+    def _rate_shown(self, attributes: list[Path]) -> float | None:
+        rates = [(a, read_rate(a)) for a in attributes]
         known = [(a, r) for a, r in rates if r is not None]
         if not known:
             return None
