@@ -671,7 +671,7 @@ def report_systemd(console: Path, boot_s: float, cpu: str) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=ROOT / ".cache" / "qemu")
-    ap.add_argument("--timeout", type=float, default=1200.0)
+    ap.add_argument("--timeout", type=float, default=1500.0)
     ap.add_argument(
         "--mode",
         choices=("tests", "systemd", "both", "icount"),
