@@ -24,6 +24,10 @@
 #define FW_HUB_MAX_PAYLOAD 1024
 #define FW_HUB_MAX_SENSORS 16
 #define FW_HUB_MAX_CHANNELS 16
+/* A frame more than this many times slower or faster than its stream is not resampled
+ * but dropped as bad: interpolating it would make up (or throw away) most of the signal,
+ * and a hostile period would cost up to 2^32 output samples per input sample. */
+#define FW_HUB_MAX_RATE_FACTOR 16
 
 typedef struct {
     uint64_t bytes;          /* bytes fed */
@@ -40,7 +44,7 @@ typedef struct {
     uint64_t restarts;       /* a sensor's sequence started over: the hub restarted */
     uint64_t clock_steps;    /* a sensor's time ran back with its count going on */
     uint64_t off_rate_frames; /* frames at another period than their sensor's expected one
-                                 (kept: docs/hub-protocol.md) */
+                                 (resampled: docs/hub-protocol.md) */
 } fw_hub_stats_t;
 
 typedef struct fw_hub_decoder fw_hub_decoder;
@@ -55,7 +59,9 @@ void fw_hub_decoder_feed(fw_hub_decoder *d, const uint8_t *data, size_t n, int64
 void fw_hub_decoder_finish(fw_hub_decoder *d);
 void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out);
 /* Before the first feed: frames of ``sensor`` whose period differs from ``period_ns`` by
- * more than 0.5 % are counted in off_rate_frames (0: any period is expected). */
+ * more than 0.5 % are counted in off_rate_frames and resampled onto a grid every
+ * ``period_ns``, or dropped as bad frames when more than FW_HUB_MAX_RATE_FACTOR times
+ * off (0: any period is taken as it is). */
 void fw_hub_decoder_expect_period(fw_hub_decoder *d, size_t sensor, uint32_t period_ns);
 /* The period of the last such frame of ``sensor``, 0 if none: a relaxed atomic, readable
  * from any thread. */

@@ -1,5 +1,6 @@
 /* fw_hub: decoder for the fedwear sensor-hub protocol v1 (docs/hub-protocol.md).
- * Resynchronises on the next sync word after any malformed, corrupt or truncated frame. */
+ * Resynchronises on the next sync word after any malformed, corrupt or truncated frame,
+ * and resamples a sensor sent at another rate than its stream's onto the stream's grid. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@ typedef struct {
     int64_t last_t;     /* time of the last sample delivered (offset included) */
     int64_t last_wall;  /* the host's time (feed's now_ns) when it was delivered */
     uint32_t expected_period; /* ns between samples of its stream; 0: not checked */
+    uint8_t resampling; /* the last frame was resampled: next_grid holds */
+    int64_t next_grid;  /* the next instant of the stream's grid a resampled frame fills */
+    float last_v[FW_HUB_MAX_CHANNELS]; /* the values of the sample at last_t */
 } sensor_state;
 
 struct fw_hub_decoder {
@@ -44,6 +48,7 @@ struct fw_hub_decoder {
     size_t start, end; /* unread bytes are buf[start, end) */
     uint8_t buf[BUF_SIZE];
     unsigned char frames[MAX_COUNT * (8 + 4 * FW_HUB_MAX_CHANNELS)];
+    float values[MAX_COUNT * FW_HUB_MAX_CHANNELS]; /* one frame's samples, scaled */
 };
 
 static void bump(fw_hub_decoder *d, int which, uint64_t n) {
@@ -132,6 +137,12 @@ static int off_rate(uint32_t period, uint32_t expected) {
     return expected != 0 && diff * 200 > expected;
 }
 
+/* Too far off the stream's rate to resample (fw_decode.h). */
+static int far_off_rate(uint32_t period, uint32_t expected) {
+    return expected != 0 && ((uint64_t)period > (uint64_t)expected * FW_HUB_MAX_RATE_FACTOR ||
+                              (uint64_t)period * FW_HUB_MAX_RATE_FACTOR < expected);
+}
+
 void fw_hub_decoder_free(fw_hub_decoder *d) { free(d); }
 
 void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out) {
@@ -188,9 +199,63 @@ static int64_t continuing_offset(const sensor_state *s, uint64_t t0u, uint32_t p
                                  uint8_t count, int64_t now) {
     int64_t step = now - s->last_wall;
     if (step < (int64_t)period) step = (int64_t)period;
-    int64_t span = (int64_t)period * count; /* at most 2^32 x 255: no overflow */
+    /* at most 2^32 x 256, with the resampling grid's one period more: no overflow */
+    int64_t span = (int64_t)period * count + s->expected_period;
     if (s->last_t < 0 || s->last_t > INT64_MAX - step - span) return s->offset;
     return s->last_t + step - (int64_t)t0u; /* both in [0, INT64_MAX]: no overflow */
+}
+
+/* Append one sample to the frames buffer, writing the buffer to the ring when full. */
+static void emit(fw_hub_decoder *d, fw_ring *ring, size_t *n, int64_t t, const float *v,
+                 unsigned channels) {
+    size_t fs = fw_ring_frame_size(channels);
+    unsigned char *frame = d->frames + *n * fs;
+    memcpy(frame, &t, sizeof t);
+    memcpy(frame + 8, v, 4 * channels);
+    if (++*n == MAX_COUNT) {
+        fw_ring_write(ring, d->frames, *n);
+        *n = 0;
+    }
+}
+
+/* A frame at another period than its stream's, resampled onto the stream's grid (every
+ * expected_period ns) by linear interpolation between its samples, so that windows
+ * that count samples see the signal at the models' rate. The grid goes on from the
+ * sensor's last frame unless more than 3 periods (of the hub's or the stream's, the
+ * longer) lie between the two: then that hole stays a hole, for the dropout rule, and
+ * the grid starts again at this frame's first sample. */
+static void write_resampled(fw_hub_decoder *d, fw_ring *ring, sensor_state *st, int64_t t0,
+                            uint32_t period, uint8_t count, unsigned channels) {
+    int64_t step = st->expected_period;
+    int64_t hole = 3 * (int64_t)(period > st->expected_period ? period : st->expected_period);
+    int joined = st->have_seq && t0 > st->last_t && t0 - st->last_t <= hole;
+    int64_t prev_t = st->last_t, grid = t0;
+    const float *prev_v = st->last_v;
+    if (joined) grid = st->resampling ? st->next_grid : st->last_t + step;
+    size_t n = 0;
+    float v[FW_HUB_MAX_CHANNELS];
+    for (unsigned i = 0; i < count; i++) {
+        int64_t t = t0 + (int64_t)period * i;
+        const float *cur = d->values + i * channels;
+        if (!joined) { /* the grid's first instant is this sample */
+            emit(d, ring, &n, t, cur, channels);
+            grid = t + step;
+            joined = 1;
+        } else {
+            for (; grid <= t; grid += step) {
+                double w = (double)(grid - prev_t) / (double)(t - prev_t);
+                for (unsigned c = 0; c < channels; c++) {
+                    v[c] = (float)(prev_v[c] + (cur[c] - prev_v[c]) * w);
+                }
+                emit(d, ring, &n, grid, v, channels);
+            }
+        }
+        prev_t = t;
+        prev_v = cur;
+    }
+    if (n > 0) fw_ring_write(ring, d->frames, n); /* overflow is counted by the ring */
+    st->resampling = 1;
+    st->next_grid = grid;
 }
 
 /* A CRC-valid frame, read at the host's time ``now``: check the payload layout and write
@@ -221,9 +286,16 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len, int64_t no
     fw_ring *ring = d->rings[sensor];
     if (fw_ring_channels(ring) != channels) return 0;
     sensor_state *st = &d->sensors[sensor];
+    if (far_off_rate(period, st->expected_period)) {
+        atomic_store_explicit(&d->off_period[sensor], period, memory_order_relaxed);
+        return 0;
+    }
+    /* A resampled frame's grid runs up to one stream period past its last sample. */
+    int64_t reach = (int64_t)span + st->expected_period; /* < 2^41: no overflow */
+    if (t0u > (uint64_t)(INT64_MAX - reach)) return 0;
     /* The hub's time shifted by this sensor's offset; a frame it would push past INT64_MAX
      * is malformed, as one whose own timestamps overflow is. */
-    if (st->offset > 0 && (int64_t)t0u > INT64_MAX - (int64_t)span - st->offset) return 0;
+    if (st->offset > 0 && (int64_t)t0u > INT64_MAX - reach - st->offset) return 0;
     int64_t t0 = (int64_t)t0u + st->offset;
     uint16_t seq = le16(f + 4);
     switch (judge_sequence(d, st, seq, count, t0)) {
@@ -237,23 +309,30 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len, int64_t no
     case KEEP:
         break;
     }
-    if (off_rate(period, st->expected_period)) {
+    int resample = off_rate(period, st->expected_period);
+    if (resample) {
         bump(d, C_OFF_RATE, 1);
         atomic_store_explicit(&d->off_period[sensor], period, memory_order_relaxed);
     }
 
     const uint8_t *s = p + PAYLOAD_FIXED + 4 * channels;
-    size_t fs = fw_ring_frame_size(channels);
-    for (unsigned i = 0; i < count; i++) {
-        unsigned char *frame = d->frames + i * fs;
-        int64_t ts = t0 + (int64_t)period * i;
-        memcpy(frame, &ts, sizeof ts);
-        for (unsigned c = 0; c < channels; c++, s += 2) {
-            float v = (float)(int16_t)le16(s) * scale[c];
-            memcpy(frame + 8 + 4 * c, &v, sizeof v);
-        }
+    for (unsigned k = 0; k < (unsigned)count * channels; k++, s += 2) {
+        d->values[k] = (float)(int16_t)le16(s) * scale[k % channels];
     }
-    fw_ring_write(ring, d->frames, count); /* overflow is counted by the ring */
+    if (resample) {
+        write_resampled(d, ring, st, t0, period, count, channels);
+    } else {
+        size_t fs = fw_ring_frame_size(channels);
+        for (unsigned i = 0; i < count; i++) {
+            unsigned char *frame = d->frames + i * fs;
+            int64_t ts = t0 + (int64_t)period * i;
+            memcpy(frame, &ts, sizeof ts);
+            memcpy(frame + 8, d->values + i * channels, 4 * channels);
+        }
+        fw_ring_write(ring, d->frames, count); /* overflow is counted by the ring */
+        st->resampling = 0;
+    }
+    memcpy(st->last_v, d->values + (count - 1) * channels, 4 * channels);
     st->have_seq = 1;
     st->last_seq = seq;
     st->last_t = t0 + (int64_t)period * (count - 1);

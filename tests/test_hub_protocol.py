@@ -209,17 +209,63 @@ def test_every_valid_frame_survives_any_noise_between_frames(
     assert list(got["t"]) == [1_000_000 * k for k in range(50)]
 
 
-def test_frames_at_another_period_than_their_streams_are_counted_and_kept() -> None:
-    """A hub set to 104 Hz for the 100 Hz imu stream is misread (the windows count
-    samples): its frames are kept, counted, and their period is there to be told."""
+def ramp_frames(seq0: int, t0_ns: int, period_ns: int, frames: int, count: int = 10) -> bytes:
+    """imu frames whose channel 0 reads the time in ms (a ramp, 1 LSB per 0.02 ms, which
+    wraps after 655 ms)."""
+    out = b""
+    for k in range(frames):
+        t = t0_ns + np.arange(k * count, (k + 1) * count) * period_ns
+        raw = np.zeros((count, 6), np.int16)
+        raw[:, 0] = np.round(t / 20_000) % 32768  # 0.02 ms per LSB: up to 655 ms
+        out += encode_frame(IMU, seq0 + k, t0_ns + k * count * period_ns, period_ns,
+                            np.array([0.02, 1, 1, 1, 1, 1], np.float32), raw)  # fmt: skip
+    return out
+
+
+def test_frames_at_another_period_are_resampled_onto_the_streams_grid() -> None:
+    """A hub set to 104 Hz for the 100 Hz imu stream would be misread (the windows count
+    samples): its frames are resampled to one sample every 10 ms, each the signal's
+    value at that instant, and counted; their period is there to be told."""
     dec, imu, _ = decoder()
-    dec.expect_period(IMU, 1_000_000)  # the stream's 1 kHz, as imu_frame sends
-    raw = np.zeros((10, 6), np.int16)
-    dec.feed(imu_frame(0))
-    dec.feed(encode_frame(IMU, 1, 10_000_000, 1_004_000, SCALES, raw))  # 0.4 %: the same
+    dec.expect_period(IMU, 10_000_000)
+    dec.feed(ramp_frames(0, 0, 10_040_000, 1))  # 0.4 % off: the same rate, as sent
     assert dec.stats()["off_rate_frames"] == 0 and dec.off_period(IMU) == 0
-    dec.feed(encode_frame(IMU, 2, 20_040_000, 961_538, SCALES, raw))  # 1040 Hz
-    dec.feed(encode_frame(IMU, 3, 29_655_380, 1_010_000, SCALES, raw))  # 990 Hz
-    assert dec.stats()["off_rate_frames"] == 2 and dec.off_period(IMU) == 1_010_000
-    assert len(imu) == 40  # kept
+    assert list(imu.read(100)["t"]) == [10_040_000 * k for k in range(10)]
+    period = round(1e9 / 104)
+    dec.feed(ramp_frames(1, 100_400_000, period, 3))  # 30 samples at 104 Hz
+    assert dec.stats()["off_rate_frames"] == 3 and dec.off_period(IMU) == period
+    got = imu.read(100)
+    last_sample = 100_400_000 + 29 * period
+    grid = np.arange(100_360_000, last_sample + 1, 10_000_000)  # goes on from the last
+    assert list(got["t"]) == list(grid)
+    np.testing.assert_allclose(got["v"][:, 0], grid / 1e6, atol=0.011)
+    assert dec.stats()["samples"] == 40  # the hub's samples, as received
+
+
+def test_a_hole_in_a_resampled_stream_stays_a_hole() -> None:
+    """More than 3 periods without frames is a dropout, not a line to draw: the grid
+    starts again at the next frame's first sample."""
+    dec, imu, _ = decoder()
+    dec.expect_period(IMU, 10_000_000)
+    period = round(1e9 / 104)
+    dec.feed(ramp_frames(0, 0, period, 1))
+    dec.feed(ramp_frames(2, 10 * period + 31_000_000, period, 1))  # frame 1 lost, and 31 ms
+    t = imu.read(100)["t"]  # the first frame spans 0 .. 86.5 ms, the second 127 .. 214
+    assert list(t[:9]) == [10_000_000 * k for k in range(9)]
+    assert t[9] == 10 * period + 31_000_000 and np.all(np.diff(t[9:]) == 10_000_000)
+    assert dec.stats()["lost_frames"] == 1
+
+
+def test_a_hub_far_off_the_streams_rate_is_dropped_not_resampled() -> None:
+    """More than 16 times off is a hub set for something else (or a hostile period that
+    would make up 2^32 samples out of one): bad frames, and the period is kept to tell."""
+    dec, imu, _ = decoder()
+    dec.expect_period(IMU, 10_000_000)
+    dec.feed(ramp_frames(0, 0, 160_000_001, 1))
+    dec.feed(ramp_frames(1, 2_000_000_000, 624_999, 1))
+    dec.feed(ramp_frames(2, 3_000_000_000, 0xFFFF_FFFF, 1))
+    assert dec.stats()["bad_frames"] == 3 and len(imu) == 0
+    assert dec.off_period(IMU) == 0xFFFF_FFFF
+    dec.feed(ramp_frames(3, 4_000_000_000, 160_000_000, 1))  # 16 times: resampled
+    assert len(imu) == 145 and dec.stats()["off_rate_frames"] == 1
     assert dec.off_period(HR) == 0 and dec.off_period(99) == 0

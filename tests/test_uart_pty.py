@@ -61,6 +61,33 @@ def test_emulated_hub_recording_arrives_through_the_tty(data_dir: Path) -> None:
     assert source.counters()["reads"] >= counters["reads"] > 0  # kept after close (was 0)
 
 
+def test_a_hub_at_104_hz_reaches_a_100_hz_stream_as_the_signal_at_100_hz(
+    data_dir: Path,
+) -> None:
+    """A fall recorded by a hub set to 104 Hz, through the tty: the ring holds the same
+    signal on the stream's 100 Hz grid (the models count samples), not 4 % more of it."""
+    rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 104.0)
+    t, v = rec.streams["imu"]
+    link = PtyLink()
+    source = UartSource(link.path, 921600, {"imu": 100.0})
+    ring = Ring(4096, 6)
+    source.start({"imu": ring})
+    grid = np.arange(t[0], t[-1] + 1, 10_000_000)
+    try:
+        HubEmulator(rec).serve(link, 0)
+        assert wait_until(lambda: len(ring) >= len(grid))
+        time.sleep(0.2)
+        got = ring.read(4096)
+    finally:
+        source.close()
+        link.close()
+    assert np.array_equal(got["t"], grid)
+    want = np.stack([np.interp(grid, t, v[:, c]) for c in range(6)], axis=1)
+    step = np.abs(v).max(axis=0) / 32767  # the emulator quantizes to int16 per channel
+    assert np.all(np.abs(got["v"] - want) <= step * 0.51 + 1e-4 * np.abs(want) + 1e-6)
+    assert source.counters()["off_rate_frames"] == source.counters()["frames"] > 0
+
+
 def _restarting_hub(
     data_dir: Path,
     send: Callable[[Recording, PtyLink, Ring], None],
@@ -205,33 +232,38 @@ def test_close_does_not_hang_while_the_hub_is_silent() -> None:
     assert not os.path.exists(link.path) or link.link is None
 
 
-def test_a_hub_at_another_rate_than_the_stream_is_told_once(
+def test_a_hub_at_another_rate_than_the_stream_is_resampled_and_told_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The hub's firmware sets its rates, the models' cards the streams': a hub that sends
-    the imu at 104 Hz to a 100 Hz stream is misread, and the journal says how to mend it."""
+    """The hub's firmware sets its rates, the models' cards the streams': the imu sent at
+    104 Hz to a 100 Hz stream comes out at 100 Hz, a heart rate sent at 20 Hz to a 1 Hz
+    stream is dropped, and the journal says, once per stream, what to set the hub to."""
     from fedwear.ingest.hub_protocol import SENSOR_IDS, encode_frame
 
     link = PtyLink()
-    source = UartSource(link.path, 115200, {"imu": 100.0})
-    ring = Ring(256, 6)
-    source.start({"imu": ring})
-    scales = np.full(6, 0.01, np.float32)
+    source = UartSource(link.path, 115200, {"imu": 100.0, "hr": 1.0})
+    rings = {"imu": Ring(256, 6), "hr": Ring(16, 1)}
+    source.start(rings)
     period = round(1e9 / 104)
     frames = b"".join(
-        encode_frame(SENSOR_IDS["imu"], seq, seq * 10 * period, period, scales,
-                     np.zeros((10, 6), np.int16))
+        encode_frame(SENSOR_IDS["imu"], seq, seq * 10 * period, period,
+                     np.full(6, 0.01, np.float32), np.zeros((10, 6), np.int16))
         for seq in range(3)
-    )  # fmt: skip
+    ) + encode_frame(SENSOR_IDS["hr"], 0, 0, 50_000_000, np.ones(1, np.float32),
+                     np.full((2, 1), 70, np.int16))  # fmt: skip
     os.write(link.master, frames)
-    with caplog.at_level(logging.ERROR, "fedwear"):
-        assert wait_until(lambda: len(ring) == 30)
+    with caplog.at_level(logging.WARNING, "fedwear"):
+        assert wait_until(lambda: source.counters()["bad_frames"] == 1)
         for _ in range(3):
             source.pump(0.01)
     source.close()
     link.close()
-    assert source.counters()["off_rate_frames"] == 3
-    told = [r.getMessage() for r in caplog.records]
-    assert len(told) == 1, told
-    assert "the hub sends imu samples every 9615385 ns (104 Hz)" in told[0]
-    assert "set the hub to 10000000 ns; until then its windows are stretched" in told[0]
+    t = rings["imu"].read(100)["t"]
+    assert list(t) == [10_000_000 * k for k in range(28)]  # 30 samples over 279 ms
+    assert len(rings["hr"]) == 0 and source.counters()["off_rate_frames"] == 3
+    told = sorted((r.levelno, r.getMessage()) for r in caplog.records)
+    assert [level for level, _ in told] == [logging.WARNING, logging.ERROR], told
+    assert "the hub sends imu samples every 9615385 ns (104 Hz)" in told[0][1]
+    assert "resampled to the stream's rate on the host; set the hub to 10000000 ns" in told[0][1]
+    assert "hr samples every 50000000 ns (20 Hz)" in told[1][1]
+    assert "more than 16 times off, its frames are dropped (bad_frames)" in told[1][1]

@@ -3,6 +3,7 @@
  * the hub decoder's restart handling at the ends of int64 time (under UBSan in `asan`). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 #define PER_FRAME 10
 #define FRAMES 300 /* 3000 samples: 3 s at 1 kHz */
 
-static size_t encode(uint8_t *out, uint16_t seq, int64_t t0, int16_t first) {
+static size_t encode_at(uint8_t *out, uint16_t seq, int64_t t0, int16_t first, uint32_t period) {
     uint16_t len = (uint16_t)(14 + 4 * CH + 2 * CH * PER_FRAME);
     uint8_t *p = out;
     *p++ = FW_HUB_SYNC0;
@@ -30,7 +31,6 @@ static size_t encode(uint8_t *out, uint16_t seq, int64_t t0, int16_t first) {
     *p++ = (uint8_t)len;
     *p++ = (uint8_t)(len >> 8);
     for (int i = 0; i < 8; i++) *p++ = (uint8_t)((uint64_t)t0 >> (8 * i));
-    uint32_t period = 1000000;
     for (int i = 0; i < 4; i++) *p++ = (uint8_t)(period >> (8 * i));
     *p++ = CH;
     *p++ = PER_FRAME;
@@ -49,6 +49,10 @@ static size_t encode(uint8_t *out, uint16_t seq, int64_t t0, int16_t first) {
     *p++ = (uint8_t)crc;
     *p++ = (uint8_t)(crc >> 8);
     return (size_t)(p - out);
+}
+
+static size_t encode(uint8_t *out, uint16_t seq, int64_t t0, int16_t first) {
+    return encode_at(out, seq, t0, first, 1000000); /* 1 kHz */
 }
 
 struct writer_arg {
@@ -200,6 +204,69 @@ static void test_restart_at_the_edges_of_time(void) {
     free(mem);
 }
 
+/* A frame at another period than the stream's is resampled onto the stream's grid, which
+ * goes on across frames; one more than 16 times off, or whose grid would pass INT64_MAX,
+ * is a bad frame (under UBSan in `asan`). */
+static void test_resampling_and_its_limits(void) {
+    size_t cap = 256;
+    void *mem = malloc(fw_ring_memory_size(cap, CH));
+    fw_ring *ring = fw_ring_init(mem, fw_ring_memory_size(cap, CH), cap, CH, FW_DROP_OLDEST);
+    fw_ring *rings[2] = {NULL, ring};
+    fw_hub_decoder *dec = fw_hub_decoder_new(rings, 2);
+    fw_hub_decoder_expect_period(dec, 1, 1000000);
+    uint8_t buf[512];
+    struct {
+        int64_t ts;
+        float v[CH];
+    } out[64];
+    /* A ramp sent every 1.25 ms (800 Hz) to a 1 kHz stream: two frames of 10 samples
+     * span 0 .. 23.75 ms, so the grid has 24 instants, each the ramp's value there. */
+    const uint32_t slow = 1250000;
+    for (uint16_t seq = 0; seq < 2; seq++) {
+        size_t n = encode_at(buf, seq, (int64_t)seq * 10 * slow, (int16_t)(seq * 10), slow);
+        fw_hub_decoder_feed(dec, buf, n, 0);
+    }
+    CHECK(fw_ring_read(ring, out, 64) == 24);
+    for (int i = 0; i < 24; i++) {
+        CHECK(out[i].ts == (int64_t)i * 1000000);
+        CHECK(fabsf(out[i].v[2] - (2.0f + (float)i * 0.8f)) < 1e-4f);
+    }
+    fw_hub_stats_t hs;
+    fw_hub_stats(dec, &hs);
+    CHECK(hs.off_rate_frames == 2 && hs.samples == 20 && hs.bad_frames == 0);
+
+    /* 16 times off is resampled: 30 .. 174 ms, joined to the grid at 24 ms (the hole is
+     * under 3 of the hub's periods), is 151 instants, written in chunks. More is not. */
+    fw_hub_decoder_feed(dec, buf, encode_at(buf, 2, 30000000, 0, 16000000), 0);
+    fw_hub_decoder_feed(dec, buf, encode_at(buf, 3, 500000000, 0, 16000001), 0);
+    fw_hub_decoder_feed(dec, buf, encode_at(buf, 4, 700000000, 0, 62499), 0);
+    fw_hub_stats(dec, &hs);
+    CHECK(hs.off_rate_frames == 3 && hs.bad_frames == 2 && fw_hub_off_period(dec, 1) == 62499);
+    int64_t first = -1, previous = 0;
+    size_t total = 0, got;
+    while ((got = fw_ring_read(ring, out, 64)) > 0) {
+        if (first < 0) first = out[0].ts;
+        for (size_t i = 0; i < got; i++, total++) {
+            CHECK(total == 0 || out[i].ts == previous + 1000000);
+            previous = out[i].ts;
+        }
+    }
+    CHECK(total == 151 && first == 24000000 && previous == 174000000);
+
+    /* The last t0 whose grid fits an int64, and one past it. */
+    fw_hub_decoder *late = fw_hub_decoder_new(rings, 2);
+    fw_hub_decoder_expect_period(late, 1, 1000000);
+    const int64_t last = INT64_MAX - 10 * (int64_t)slow - 1000000;
+    fw_hub_decoder_feed(late, buf, encode_at(buf, 0, last, 0, slow), 0);
+    fw_hub_decoder_feed(late, buf, encode_at(buf, 0, last + 1, 0, slow), 0);
+    fw_hub_stats(late, &hs);
+    CHECK(hs.frames == 1 && hs.bad_frames == 1);
+    CHECK(fw_ring_read(ring, out, 64) == 12 && out[11].ts == last + 11 * 1000000);
+    fw_hub_decoder_free(dec);
+    fw_hub_decoder_free(late);
+    free(mem);
+}
+
 /* IIO scans without a timestamp element are stamped with the host's time of the read:
  * scans that waited in the kernel's buffer go back one period each from it, but never
  * before the last read's, and never past INT64_MAX or INT64_MIN (under UBSan in `asan`). */
@@ -240,6 +307,7 @@ static void test_iio_host_stamps_never_run_back(void) {
 int main(void) {
     test_stall_loses_nothing();
     test_restart_at_the_edges_of_time();
+    test_resampling_and_its_limits();
     test_iio_host_stamps_never_run_back();
     test_stop_while_idle();
     printf("test_intake: %s\n", failures ? "FAILED" : "ok");

@@ -86,8 +86,9 @@ class HubDecoder:
         self._counter_names = [name for name, _ in ffi.typeof("fw_hub_stats_t").fields]
 
     def expect_period(self, sensor_id: int, period_ns: int) -> None:
-        """Before the first feed: count ``sensor_id``'s frames at another period
-        (``off_rate_frames``), and keep the last such period (``off_period``)."""
+        """Before the first feed: resample ``sensor_id``'s frames at another period
+        onto this one's grid, count them (``off_rate_frames``), and keep the last such
+        period (``off_period``). Frames more than 16 times off are bad frames."""
         self._lib.fw_hub_decoder_expect_period(self.ptr, sensor_id, period_ns)
 
     def off_period(self, sensor_id: int) -> int:

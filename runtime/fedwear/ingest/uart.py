@@ -69,24 +69,33 @@ class UartSource(ThreadedSource):
 
     def _tell_off_rate(self) -> None:
         """Once per stream: the hub samples it at another rate than the stream's (the
-        models' rate). Its frames are kept, but the windows count samples, so the signal
-        is stretched or squeezed until the hub is set to the stream's rate."""
+        models' rate). The decoder resamples its frames onto the stream's grid, or drops
+        them when they are more than 16 times off; either way the hub should be set to
+        the stream's rate, and the journal says how."""
+        from ..native import lib
+
         for name in self._streams.keys() - self._off_rate_told:
             period = self._decoder.off_period(SENSOR_IDS[name]) if self._decoder else 0
-            if period:
-                self._off_rate_told.add(name)
-                log.error(
-                    "%s: the hub sends %s samples every %d ns (%.4g Hz), but the %s stream "
-                    "is %g Hz: set the hub to %d ns; until then its windows are %s",
-                    self.device_label,
-                    name,
-                    period,
-                    1e9 / period,
-                    name,
-                    self._streams[name].rate_hz,
-                    self._period_ns(name),
-                    "stretched" if period < self._period_ns(name) else "squeezed",
-                )
+            if not period:
+                continue
+            self._off_rate_told.add(name)
+            wanted, factor = self._period_ns(name), lib.FW_HUB_MAX_RATE_FACTOR
+            dropped = not wanted / factor <= period <= wanted * factor
+            log.log(
+                logging.ERROR if dropped else logging.WARNING,
+                "%s: the hub sends %s samples every %d ns (%.4g Hz), but the %s stream is "
+                "%g Hz: %s; set the hub to %d ns",
+                self.device_label,
+                name,
+                period,
+                1e9 / period,
+                name,
+                self._streams[name].rate_hz,
+                f"more than {factor} times off, its frames are dropped (bad_frames)"
+                if dropped
+                else "they are resampled to the stream's rate on the host",
+                wanted,
+            )
 
     def close(self) -> None:
         self._stop_intake()
