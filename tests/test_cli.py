@@ -230,6 +230,11 @@ def test_boot_failures_log_one_clear_line_and_exit_for_systemd(tmp_path: Path) -
             "--address: not a Bluetooth address",
         ),
         (["listen", "--transport", "usb:0", "--address", "C3:38:55:1D:AE"], "not a Bluetooth"),
+        (["hub-emulator", "--rate", "imu"], "expected STREAM=HZ with STREAM one of imu, ppg"),
+        (["hub-emulator", "--rate", "gps=1"], "expected STREAM=HZ"),
+        (["hub-emulator", "--rate", "imu=fast"], "--rate: not a number: 'fast'"),
+        (["hub-emulator", "--rate", "imu=0.2"], "imu: from 0.25 Hz to 100 kHz, got 0.2"),
+        (["hub-emulator", "--rate", "ppg=nan"], "--rate: must be a finite number above zero"),
     ],
 )
 def test_bad_option_values_are_usage_errors(
@@ -255,3 +260,14 @@ def test_paces_and_waits_must_be_finite_and_not_negative(args: list[str], compla
     comes, and the timeout ends it."""
     result = fedwear(*args, timeout=30)
     assert result.returncode == 2 and complaint in result.stderr, result.stderr
+
+
+def test_the_hub_emulator_sends_only_streams_the_config_enables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rate for a disabled stream would send frames no ring takes: said, not ignored."""
+    config = tmp_path / "no-ecg.toml"
+    config.write_text("[streams.ecg]\nenabled = false\n")
+    code = main(["hub-emulator", "--rate", "ecg=250", "--rate", "imu=104", "--config", str(config)])
+    assert code == ExitCode.USAGE
+    assert "--rate: ecg not enabled in the config" in capsys.readouterr().err

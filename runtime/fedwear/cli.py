@@ -39,6 +39,22 @@ def _positive(kind: type[int] | type[float], *, or_zero: bool = False) -> Any:
     return parse
 
 
+def _stream_rate(text: str) -> tuple[str, float]:
+    """An argparse type: ``STREAM=HZ``, a hub stream and a rate a hub frame can carry
+    (its period, in ns, is a uint32: from 0.25 Hz up)."""
+    from .ingest.hub_protocol import SENSOR_IDS
+
+    name, sep, rate_text = text.partition("=")
+    if not sep or name not in SENSOR_IDS:
+        raise argparse.ArgumentTypeError(
+            f"expected STREAM=HZ with STREAM one of {', '.join(SENSOR_IDS)}: {text!r}"
+        )
+    rate = _positive(float)(rate_text)
+    if not 0.25 <= rate <= 100_000:
+        raise argparse.ArgumentTypeError(f"{name}: from 0.25 Hz to 100 kHz, got {rate_text}")
+    return name, rate
+
+
 _BLE_ADDRESS = re.compile(r"(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}")
 
 
@@ -98,6 +114,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="restart once after this much of the recording: 0.5 s without frames, then "
         "count and clock from 0 again, as a hub does after a power cycle",
+    )
+    emu.add_argument(
+        "--rate",
+        type=_stream_rate,
+        action="append",
+        default=[],
+        metavar="STREAM=HZ",
+        help="send STREAM at this rate instead of its configured one, as a hub set to "
+        "another rate would (the host resamples it; docs/hub-protocol.md); repeatable",
     )
     emu.add_argument(
         "--settle",
@@ -383,9 +408,15 @@ def _cmd_hub_emulator(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     path = Path(args.recording) if args.recording else bundled_recording()
-    emulator = HubEmulator(
-        read_recording(path, config.stream_rates()), restart_after_s=args.restart_after
-    )
+    rates = config.stream_rates()
+    unknown = sorted(dict(args.rate).keys() - rates.keys())
+    if unknown:
+        print(
+            f"hub-emulator: --rate: {', '.join(unknown)} not enabled in the config", file=sys.stderr
+        )
+        return ExitCode.USAGE
+    rates |= dict(args.rate)
+    emulator = HubEmulator(read_recording(path, rates), restart_after_s=args.restart_after)
     stop = _StopFlag()
     stop.install()
     link = PtyLink(args.link)
