@@ -242,6 +242,56 @@ def test_frames_at_another_period_are_resampled_onto_the_streams_grid() -> None:
     assert dec.stats()["samples"] == 40  # the hub's samples, as received
 
 
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(
+            st.integers(625_000, 160_000_000),  # the hub's period: 16 times either way
+            st.integers(0, 200_000_000),  # time between this frame and the one before
+            st.integers(1, 40),  # samples in the frame
+            st.integers(-32768, 32767),  # the signal's first value
+            st.integers(-3000, 3000),  # and its step per sample
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_resampled_frames_stay_on_the_grid_inside_the_signal(
+    frames: list[tuple[int, int, int, int, int]],
+) -> None:
+    """Whatever the hub's periods and holes: time only runs forward, every sample lies
+    between two of the hub's (inside the signal's range, never across a hole), and
+    resampled samples follow one another a stream period apart."""
+    dec, imu, _ = decoder()
+    stream_period = 10_000_000
+    dec.expect_period(IMU, stream_period)
+    t_next, spans, low, high = 0, [], 32767.0, -32768.0
+    for seq, (period, gap, count, first, step) in enumerate(frames):
+        t0 = t_next + gap
+        raw = np.zeros((count, 6), np.int16)
+        raw[:, 0] = np.clip(first + step * np.arange(count), -32768, 32767)
+        low, high = min(low, raw[:, 0].min()), max(high, raw[:, 0].max())
+        dec.feed(encode_frame(IMU, seq, t0, period, np.ones(6, np.float32), raw))
+        spans.append((t0, t0 + period * (count - 1), period))
+        t_next = spans[-1][1] + period
+    got = imu.read(100_000)
+    t, v = got["t"], got["v"][:, 0]
+    assert dec.stats()["frames"] == len(frames) and dec.stats()["bad_frames"] == 0
+    assert len(t) > 0 and np.all(np.diff(t) > 0)
+    assert np.all((v >= low) & (v <= high))
+    inside = np.zeros(len(t), bool)  # within a frame, or joining two across a small hole
+    holes = 0
+    for k, (start, end, period) in enumerate(spans):
+        before = spans[k - 1][1] if k else start
+        joined = start - before <= 3 * max(period, stream_period)
+        holes += not joined
+        inside |= (t >= (before if joined else start)) & (t <= end)
+    assert np.all(inside)
+    if all(abs(period - stream_period) * 200 > stream_period for _, _, period in spans):
+        steps = np.diff(t)  # one stream period, or longer where a hole restarted the grid
+        assert np.all(steps >= stream_period) and np.sum(steps != stream_period) <= holes
+
+
 def test_a_hole_in_a_resampled_stream_stays_a_hole() -> None:
     """More than 3 periods without frames is a dropout, not a line to draw: the grid
     starts again at the next frame's first sample."""
