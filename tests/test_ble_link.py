@@ -60,8 +60,10 @@ def _controllers(*ptys: Path) -> subprocess.Popen[str]:
 
 
 @pytest.fixture
-def radio(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """Two virtual controllers on one link: (wearable transport, central transport)."""
+def radio(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[tuple[str, str]]:
+    """Two virtual controllers on one link: (wearable transport, central transport).
+    Both ends' fedwear.ble log, debug lines too, is shown with a failure."""
+    caplog.set_level(logging.DEBUG, logger="fedwear.ble")
     wearable, central = tmp_path / "hci-wearable", tmp_path / "hci-central"
     proc = _controllers(wearable, central)
     yield f"serial:{wearable}", f"serial:{central}"

@@ -342,6 +342,9 @@ class EventUplink:
     def _on_subscription(self, bearer: Any, notify: bool, indicate: bool) -> None:
         if not isinstance(bearer, Connection):
             return  # an enhanced ATT bearer: this service indicates on the basic one
+        log.debug(
+            "BLE: central %s %s", bearer.peer_address, "subscribed" if indicate else "unsubscribed"
+        )
         if indicate:
             self._subscribers.add(bearer)
             if self._wake is not None:
@@ -366,6 +369,7 @@ class EventUplink:
                                 _CONFIRM_TIMEOUT_S,
                             )
                         delivered = True
+                        log.debug("BLE: event %d confirmed by %s", seq, connection.peer_address)
                     except (TimeoutError, ConnectionError, OSError) as exc:
                         log.debug("BLE: event %d not confirmed by %s: %s", seq, connection, exc)
                         self._subscribers.discard(connection)
