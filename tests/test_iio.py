@@ -177,7 +177,11 @@ def test_without_timestamp_element_the_clock_is_used(tmp_path: Path) -> None:
     source = source_at(tmp_path)
     ring = Ring(64, 6)
     source.start({"imu": ring})
-    feed(tmp_path, "iio:device0", b"".join(scan_bytes(i, timestamp=False) for i in range(10)))
+    # One write (under PIPE_BUF, so atomic) and so one read: scans that arrive in one
+    # read are stamped a period apart back from its time. Split into reads, as a slow
+    # guest once read them, each read's scans start from that read's time instead.
+    scans = b"".join(scan_bytes(i, timestamp=False) for i in range(10))
+    feed(tmp_path, "iio:device0", scans, chunk=len(scans))
     run_to_end(source)
     source.close()
     got = ring.read(20)
