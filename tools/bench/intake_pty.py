@@ -2,9 +2,11 @@
 
 A writer thread pushes pre-encoded hub frames (IMU, 6 channels, 10 samples per frame)
 into the pty master as fast as the kernel takes them; on the slave side either
-  (a) pyserial + the C intake thread decode them into a ring (what fedwear does), or
-  (b) a plain Python loop reads and discards the same bytes (the tty path's limit).
-Both are reported in samples/s and as a multiple of a 1 kHz IMU's need.
+  (a) pyserial + the C intake thread decode them into a ring (what fedwear does),
+  (b) the same with the hub at 1040 Hz, which the decoder resamples onto the 1 kHz
+      stream's grid (docs/hub-protocol.md), or
+  (c) a plain Python loop reads and discards the same bytes (the tty path's limit).
+All are reported in the hub's samples/s and as a multiple of a 1 kHz IMU's need.
 
 Usage: python tools/bench/intake_pty.py [--frames N]
 """
@@ -28,12 +30,21 @@ from fedwear.ringbuf import Ring
 PER_FRAME = 10
 
 
-def blob(frames: int) -> bytes:
+STREAM_PERIOD_NS = 1_000_000  # the imu stream at 1 kHz
+OFF_PERIOD_NS = 961_538  # a hub set to 1040 Hz
+
+
+def blob(frames: int, period_ns: int = STREAM_PERIOD_NS) -> bytes:
     scales = np.full(6, 0.001, np.float32)
     raw = (np.arange(PER_FRAME * 6) % 3000).astype(np.int16).reshape(PER_FRAME, 6)
     return b"".join(
-        encode_frame(1, f, f * 10_000_000, 1_000_000, scales, raw) for f in range(frames)
+        encode_frame(1, f, f * PER_FRAME * period_ns, period_ns, scales, raw) for f in range(frames)
     )
+
+
+def resampled_count(frames: int, period_ns: int) -> int:
+    """Samples on the stream's grid from the first sample to the last."""
+    return (frames * PER_FRAME - 1) * period_ns // STREAM_PERIOD_NS + 1
 
 
 def writer(link: PtyLink, data: bytes, started: list[float]) -> threading.Thread:
@@ -50,7 +61,10 @@ def writer(link: PtyLink, data: bytes, started: list[float]) -> threading.Thread
     return th
 
 
-def with_fedwear(data: bytes, samples: int) -> float:
+def with_fedwear(data: bytes, samples: int, arriving: int | None = None) -> float:
+    """The hub's ``samples`` per second, timed until ``arriving`` (default: as many)
+    frames are in the ring."""
+    arriving = samples if arriving is None else arriving
     link = PtyLink()
     ring = Ring(1 << 16, 6)
     source = UartSource(link.path, 921600, {"imu": 1000.0})
@@ -59,7 +73,7 @@ def with_fedwear(data: bytes, samples: int) -> float:
     th = writer(link, data, started)
     out = np.empty(1 << 16, dtype=ring.dtype)
     got = 0
-    while got < samples:
+    while got < arriving:
         k = len(ring.read(1 << 16, out=out))
         got += k
         if not k:
@@ -95,12 +109,20 @@ def main() -> None:
     args = ap.parse_args()
     data = blob(args.frames)
     samples = args.frames * PER_FRAME
+    off = blob(args.frames, OFF_PERIOD_NS)
+    arriving = resampled_count(args.frames, OFF_PERIOD_NS)
     ours = max(with_fedwear(data, samples) for _ in range(3))
+    resampling = max(with_fedwear(off, samples, arriving) for _ in range(3))
     limit = max(raw_read(data, samples) for _ in range(3))
     print(f"{len(data) / 1e6:.1f} MB, {samples} IMU samples through a pty")
-    print(f"raw tty read (limit)      {limit:12,.0f} samples/s  {limit / 1000:8.0f}x a 1 kHz IMU")
-    print(f"pyserial + C intake       {ours:12,.0f} samples/s  {ours / 1000:8.0f}x a 1 kHz IMU")
-    print(f"ratio fedwear/raw read    {ours / limit:12.2f}")
+    for name, rate in (
+        ("raw tty read (limit)", limit),
+        ("pyserial + C intake", ours),
+        ("... hub at 1040 Hz, resampled", resampling),
+    ):
+        print(f"{name:30} {rate:12,.0f} samples/s  {rate / 1000:8.0f}x a 1 kHz IMU")
+    print(f"ratio fedwear/raw read         {ours / limit:12.2f}")
+    print(f"ratio resampled/as sent        {resampling / ours:12.2f}")
 
 
 if __name__ == "__main__":
