@@ -35,13 +35,19 @@ def wait_until(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-unt
     return False
 
 
-def test_emulated_hub_recording_arrives_through_the_tty(data_dir: Path) -> None:
-    rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 100.0)
-    t, v = rec.streams["imu"]
+def _imu_hub_on_a_pty() -> tuple[PtyLink, UartSource, Ring]:
+    """A pty for a hub to write to, and a started 100 Hz imu source reading it."""
     link = PtyLink()
     source = UartSource(link.path, 921600, {"imu": 100.0})
     ring = Ring(4096, 6)
     source.start({"imu": ring})
+    return link, source, ring
+
+
+def test_emulated_hub_recording_arrives_through_the_tty(data_dir: Path) -> None:
+    rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 100.0)
+    t, v = rec.streams["imu"]
+    link, source, ring = _imu_hub_on_a_pty()
     sender = threading.Thread(target=HubEmulator(rec).serve, args=(link, 0))
     sender.start()
     assert wait_until(lambda: len(ring) >= len(t))
@@ -68,10 +74,7 @@ def test_a_hub_at_104_hz_reaches_a_100_hz_stream_as_the_signal_at_100_hz(
     signal on the stream's 100 Hz grid (the models count samples), not 4 % more of it."""
     rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 104.0)
     t, v = rec.streams["imu"]
-    link = PtyLink()
-    source = UartSource(link.path, 921600, {"imu": 100.0})
-    ring = Ring(4096, 6)
-    source.start({"imu": ring})
+    link, source, ring = _imu_hub_on_a_pty()
     grid = np.arange(t[0], t[-1] + 1, 10_000_000)
     try:
         HubEmulator(rec).serve(link, 0)
@@ -96,10 +99,7 @@ def _restarting_hub(
     """A fall recording's imu through a pty, written by ``send``, until the ring holds
     ``expected(its length)`` frames: (the recording's times, the frames, the counters)."""
     rec = read_mobifall(data_dir / "mobifall" / "FOL_acc_2_1.txt", 100.0)
-    link = PtyLink()
-    source = UartSource(link.path, 921600, {"imu": 100.0})
-    ring = Ring(4096, 6)
-    source.start({"imu": ring})
+    link, source, ring = _imu_hub_on_a_pty()
     try:
         send(rec, link, ring)
         assert wait_until(lambda: len(ring) >= expected(len(rec.streams["imu"][0])))

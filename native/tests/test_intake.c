@@ -158,12 +158,18 @@ static size_t feed(fw_hub_decoder *dec, uint16_t seq, int64_t t0, int64_t now_ns
     return n;
 }
 
+/* A 256-frame ring for sensor 1's frames; free(*mem) when done. */
+static fw_ring *imu_ring(void **mem) {
+    size_t cap = 256;
+    *mem = malloc(fw_ring_memory_size(cap, CH));
+    return fw_ring_init(*mem, fw_ring_memory_size(cap, CH), cap, CH, FW_DROP_OLDEST);
+}
+
 /* A restart whose shifted times would pass INT64_MAX keeps the hub's own times; a frame
  * that the offset of an earlier restart would push past INT64_MAX is a bad frame. */
 static void test_restart_at_the_edges_of_time(void) {
-    size_t cap = 256;
-    void *mem = malloc(fw_ring_memory_size(cap, CH));
-    fw_ring *ring = fw_ring_init(mem, fw_ring_memory_size(cap, CH), cap, CH, FW_DROP_OLDEST);
+    void *mem;
+    fw_ring *ring = imu_ring(&mem);
     fw_ring *rings[2] = {NULL, ring};
     fw_hub_decoder *dec = fw_hub_decoder_new(rings, 2);
     const int64_t span = PER_FRAME * 1000000;
@@ -208,9 +214,8 @@ static void test_restart_at_the_edges_of_time(void) {
  * goes on across frames; one more than 16 times off, or whose grid would pass INT64_MAX,
  * is a bad frame (under UBSan in `asan`). */
 static void test_resampling_and_its_limits(void) {
-    size_t cap = 256;
-    void *mem = malloc(fw_ring_memory_size(cap, CH));
-    fw_ring *ring = fw_ring_init(mem, fw_ring_memory_size(cap, CH), cap, CH, FW_DROP_OLDEST);
+    void *mem;
+    fw_ring *ring = imu_ring(&mem);
     fw_ring *rings[2] = {NULL, ring};
     fw_hub_decoder *dec = fw_hub_decoder_new(rings, 2);
     fw_hub_decoder_expect_period(dec, 1, 1000000);
