@@ -1,9 +1,9 @@
 """Heart rate from wrist PPG, and heart rate the wearer's motion does not explain.
 
 Every 2 s the PPG and accelerometer spectra of the last 8 s go through the int8 model;
-the tracker turns its per-bin likelihoods into a rate. "Abnormal for the activity": while
-the wearer is still (little acceleration variance), a rate above ``rest_max_bpm`` has no
-exercise behind it; held for ``hold_s`` it is an event, cleared with hysteresis.
+the tracker turns its per-bin likelihoods into a rate. "Abnormal for the activity" is
+``UnexplainedHeartRate`` on that rate, with the card's thresholds, where the tracker is
+confident enough.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ __all__ = ["PpgHeartRateDetector"]
 
 from ..infer.features import motion_stats
 from .base import Detector, Event, Window
+from .unexplained import UnexplainedHeartRate
 from .wrist import WristEstimator
 
 
@@ -22,10 +23,13 @@ class PpgHeartRateDetector(Detector):
     def __init__(self, wrist: WristEstimator) -> None:
         card = wrist.model.card
         self.wrist = wrist
-        self.still_g = card.number("thresholds", "still_std_g")
-        self.rest_max = card.number("thresholds", "rest_max_bpm")
-        self.hysteresis = card.number("thresholds", "hysteresis_bpm")
-        self.hold_ns = int(card.number("thresholds", "hold_s") * 1e9)
+        self.rule = UnexplainedHeartRate(
+            self.name,
+            card.number("thresholds", "still_std_g"),
+            card.number("thresholds", "rest_max_bpm"),
+            card.number("thresholds", "hysteresis_bpm"),
+            card.number("thresholds", "hold_s"),
+        )
         self.min_confidence = card.number("thresholds", "min_confidence")
         self.estimates: list[tuple[int, float, float]] = []  # (t_ns, bpm, confidence)
         self.record_estimates = False
@@ -36,8 +40,7 @@ class PpgHeartRateDetector(Detector):
 
     def reset(self) -> None:
         self.wrist.reset()
-        self._unexplained_since: int | None = None
-        self._active = False
+        self.rule.reset()
 
     def on_window(self, w: Window) -> list[Event]:
         events: list[Event] = []
@@ -53,31 +56,4 @@ class PpgHeartRateDetector(Detector):
     ) -> list[Event]:
         if confidence < self.min_confidence:
             return []
-        still = moving_g <= self.still_g
-        if self._active:
-            if not still or bpm < self.rest_max - self.hysteresis:
-                self._active = False
-                self._unexplained_since = None
-            return []
-        if still and bpm > self.rest_max:
-            if self._unexplained_since is None:
-                self._unexplained_since = t_ns
-            if t_ns - self._unexplained_since >= self.hold_ns:
-                self._active = True
-                return [
-                    Event(
-                        self._unexplained_since,
-                        self.name,
-                        "heart_rate_unexplained",
-                        stream,
-                        f"heart rate {bpm:.0f} bpm while still (motion {moving_g:.3f} g)",
-                        value=bpm,
-                        extra={
-                            "motion_std_g": round(moving_g, 4),
-                            "confidence": round(confidence, 3),
-                        },
-                    )
-                ]
-        else:
-            self._unexplained_since = None
-        return []
+        return self.rule.update(t_ns, bpm, moving_g, stream, {"confidence": round(confidence, 3)})
