@@ -38,6 +38,11 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
         ("[streams.hr]\nrate_hz = 1e-300\n", "streams.hr.rate_hz"),  # ran with a -292-year summary
         ("[detectors.flatline]\nstreams = ['imu', 'eeg']\n", "detectors.flatline.streams[1]"),
         ("[detectors.heart_rate]\nenabled = 1\n", "detectors.heart_rate.enabled"),
+        ("[detectors.heart_rate]\nstill_std_g = 0\n", "detectors.heart_rate.still_std_g"),
+        (
+            "[detectors.heart_rate]\nunexplained_hold_s = inf\n",
+            "detectors.heart_rate.unexplained_hold_s",
+        ),
         ("[detectors.silence]\nseconds = 0\n", "detectors.silence.seconds"),
         ("[ring]\nseconds = 1" + "0" * 400 + "\n", "ring.seconds"),  # OverflowError in float()
         ("[detectors.silence]\nseconds = nan\n", "detectors.silence.seconds"),

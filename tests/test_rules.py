@@ -97,3 +97,72 @@ def test_heart_rate_range_with_hysteresis() -> None:
     low = det.on_window(hr(30))
     assert low[0].extra["state"] == "low"
     assert det.on_window(window(np.full(4, np.nan), stream="hr", hop=1)) == []
+
+
+def _wrist_run(seconds: list[tuple[float, float]], hr_lag_s: float) -> list:  # type: ignore[type-arg]
+    """A hub's 1 Hz heart rate and a 100 Hz IMU through HeartRateActivityDetector, as the
+    pipeline hands them over: 4 s windows every 1 s per stream, each hr window handed
+    over ``hr_lag_s`` after the IMU window of the same second (negative: before it).
+    ``seconds``: (bpm, |acc| spread in g) per second."""
+    from fedwear.detect.activity import HeartRateActivityDetector
+
+    detector = HeartRateActivityDetector(0.02, 110.0, 5.0, 30.0)
+    rng = np.random.default_rng(1)
+    t_imu = np.arange(len(seconds) * 100, dtype=np.int64) * 10_000_000
+    spread = np.repeat([g for _, g in seconds], 100)
+    imu = np.zeros((len(t_imu), 6), np.float32)
+    imu[:, 2] = 9.80665 * (1 + spread * rng.standard_normal(len(t_imu)))
+    t_hr = np.arange(len(seconds), dtype=np.int64) * 1_000_000_000 + 990_000_000
+    bpm = np.array([b for b, _ in seconds], np.float32)
+    handed: list[tuple[float, Window]] = []
+    for k in range(4, len(seconds) + 1):
+        handed.append((k, Window("imu", ("ax",) * 6, 100.0, t_imu[(k - 4) * 100 : k * 100],
+                                 imu[(k - 4) * 100 : k * 100], 100)))  # fmt: skip
+        handed.append((k + hr_lag_s, Window("hr", ("hr",), 1.0, t_hr[k - 4 : k],
+                                            bpm[k - 4 : k, None], 1)))  # fmt: skip
+    events = []
+    for _, w in sorted(handed, key=lambda item: item[0]):
+        events += detector.on_window(w)
+    return events
+
+
+def test_a_hubs_heart_rate_unexplained_by_motion_is_an_event() -> None:
+    """A sensor hub's own heart rate (the hr stream) meets the same rule as the PPG
+    model's: fast on a still wrist for 30 s is one event; moving clears it; a fast heart
+    on a moving wrist, or a slow one on a still wrist, is none. Whichever stream's window
+    comes first, the events are the same."""
+    seconds = (
+        [(80.0, 0.005)] * 20  # resting
+        + [(130.0, 0.005)] * 60  # fast, still: one event 30 s in, not repeated
+        + [(130.0, 0.3)] * 20  # moving: cleared, no event
+        + [(130.0, 0.005)] * 40  # still again: a second event
+        + [(95.0, 0.005)] * 30  # calm
+    )
+    for lag in (-0.5, 0.5, 7.5):  # hr first, IMU first, hr late by seven windows
+        events = _wrist_run(seconds, lag)
+        assert [e.kind for e in events] == ["heart_rate_unexplained"] * 2, lag
+        # the second starts once the 4 s IMU window no longer holds the movement
+        assert [round(e.t_ns / 1e9, 2) for e in events] == [20.99, 103.99], lag
+        assert events[0].stream == "hr" and events[0].detector == "heart_rate_activity"
+        assert events[0].value == 130.0 and events[0].extra["motion_std_g"] < 0.02
+    assert _wrist_run([(130.0, 0.3)] * 80, -0.5) == []  # exercise explains it
+    assert _wrist_run([(100.0, 0.005)] * 80, 0.5) == []  # not fast
+
+
+def test_a_hubs_heart_rate_without_motion_is_not_judged() -> None:
+    """No IMU window at the rate's time (a stalled or missing imu stream): the rate waits,
+    and unknown motion is never taken for stillness."""
+    from fedwear.detect.activity import MAX_WAITING, HeartRateActivityDetector
+
+    detector = HeartRateActivityDetector(0.02, 110.0, 5.0, 30.0)
+    for k in range(200):
+        t = np.array([k * 1_000_000_000], np.int64)
+        assert (
+            detector.on_window(Window("hr", ("hr",), 1.0, t, np.full((1, 1), 150.0, np.float32), 1))
+            == []
+        )
+    assert len(detector._waiting) == MAX_WAITING
+    gap = np.full((400, 6), np.nan, np.float32)  # an IMU window that is all gap
+    t_imu = 200_000_000_000 + np.arange(400, dtype=np.int64) * 10_000_000
+    assert detector.on_window(Window("imu", ("ax",) * 6, 100.0, t_imu, gap, 100)) == []
+    assert not detector._waiting

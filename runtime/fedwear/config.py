@@ -120,6 +120,14 @@ class HeartRateConfig:
     min_bpm: float = 40.0
     max_bpm: float = 180.0
     hysteresis_bpm: float = 5.0
+    # The hr stream against the wearer's motion (heart_rate_activity): a rate above
+    # unexplained_above_bpm while the wrist's |acc| spread is at most still_std_g, held for
+    # unexplained_hold_s (the ppg_hr model card's rule and thresholds), cleared
+    # hysteresis_bpm below.
+    unexplained: bool = True
+    unexplained_above_bpm: float = 110.0
+    still_std_g: float = 0.02
+    unexplained_hold_s: float = 30.0
 
 
 @dataclass
@@ -310,6 +318,9 @@ def validate(config: Config) -> Config:
             "must be between 0 and half the allowed range",
             key="detectors.heart_rate.hysteresis_bpm",
         )
+    _positive(hr.unexplained_above_bpm, "detectors.heart_rate.unexplained_above_bpm")
+    _positive(hr.still_std_g, "detectors.heart_rate.still_std_g")
+    _positive(hr.unexplained_hold_s, "detectors.heart_rate.unexplained_hold_s")
     iio = config.source.iio
     devices = [iio.device] if isinstance(iio.device, str) else iio.device
     if not devices:

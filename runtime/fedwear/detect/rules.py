@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .activity import HeartRateActivityDetector
 from .base import Detector, Event, OnsetTracker, Window
 
 if TYPE_CHECKING:
@@ -222,10 +223,13 @@ def build_rule_detectors(config: Config) -> list[Detector]:
         out.append(SaturationDetector(d.saturation.streams, d.saturation.min_run))
     if d.dropout.enabled:
         out.append(DropoutDetector(d.dropout.streams, d.dropout.gap_factor))
-    if d.heart_rate.enabled:
+    hr = d.heart_rate
+    if hr.enabled:
+        out.append(HeartRateRangeDetector(hr.min_bpm, hr.max_bpm, hr.hysteresis_bpm))
+    if hr.enabled and hr.unexplained:
         out.append(
-            HeartRateRangeDetector(
-                d.heart_rate.min_bpm, d.heart_rate.max_bpm, d.heart_rate.hysteresis_bpm
+            HeartRateActivityDetector(
+                hr.still_std_g, hr.unexplained_above_bpm, hr.hysteresis_bpm, hr.unexplained_hold_s
             )
         )
     return out
