@@ -55,6 +55,7 @@ void fw_hub_decoder_finish(fw_hub_decoder *d);
 void fw_hub_stats(const fw_hub_decoder *d, fw_hub_stats_t *out);
 void fw_hub_decoder_expect_period(fw_hub_decoder *d, size_t sensor, uint32_t period_ns);
 uint32_t fw_hub_off_period(const fw_hub_decoder *d, size_t sensor);
+int fw_hub_too_far_off_rate(uint32_t period, uint32_t expected);
 uint16_t fw_crc16(const uint8_t *data, size_t n);
 
 #define FW_IIO_MAX_CHANNELS ...

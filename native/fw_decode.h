@@ -66,6 +66,9 @@ void fw_hub_decoder_expect_period(fw_hub_decoder *d, size_t sensor, uint32_t per
 /* The period of the last such frame of ``sensor``, 0 if none: a relaxed atomic, readable
  * from any thread. */
 uint32_t fw_hub_off_period(const fw_hub_decoder *d, size_t sensor);
+/* 1 when a frame every ``period`` ns is more than FW_HUB_MAX_RATE_FACTOR times off a
+ * stream every ``expected`` ns (0: any period is taken), and so dropped, not resampled. */
+int fw_hub_too_far_off_rate(uint32_t period, uint32_t expected);
 uint16_t fw_crc16(const uint8_t *data, size_t n);
 
 #define FW_IIO_MAX_CHANNELS 32

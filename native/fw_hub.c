@@ -35,8 +35,7 @@ typedef struct {
     int64_t last_t;     /* time of the last sample delivered (offset included) */
     int64_t last_wall;  /* the host's time (feed's now_ns) when it was delivered */
     uint32_t expected_period; /* ns between samples of its stream; 0: not checked */
-    uint8_t resampling; /* the last frame was resampled: next_grid holds */
-    int64_t next_grid;  /* the next instant of the stream's grid a resampled frame fills */
+    int64_t next_grid;  /* the stream's grid instant after the last sample delivered */
     float last_v[FW_HUB_MAX_CHANNELS]; /* the values of the sample at last_t */
 } sensor_state;
 
@@ -137,8 +136,7 @@ static int off_rate(uint32_t period, uint32_t expected) {
     return expected != 0 && diff * 200 > expected;
 }
 
-/* Too far off the stream's rate to resample (fw_decode.h). */
-static int far_off_rate(uint32_t period, uint32_t expected) {
+int fw_hub_too_far_off_rate(uint32_t period, uint32_t expected) {
     return expected != 0 && ((uint64_t)period > (uint64_t)expected * FW_HUB_MAX_RATE_FACTOR ||
                               (uint64_t)period * FW_HUB_MAX_RATE_FACTOR < expected);
 }
@@ -229,9 +227,8 @@ static void write_resampled(fw_hub_decoder *d, fw_ring *ring, sensor_state *st, 
     int64_t step = st->expected_period;
     int64_t hole = 3 * (int64_t)(period > st->expected_period ? period : st->expected_period);
     int joined = st->have_seq && t0 > st->last_t && t0 - st->last_t <= hole;
-    int64_t prev_t = st->last_t, grid = t0;
+    int64_t prev_t = st->last_t, grid = joined ? st->next_grid : t0;
     const float *prev_v = st->last_v;
-    if (joined) grid = st->resampling ? st->next_grid : st->last_t + step;
     size_t n = 0;
     float v[FW_HUB_MAX_CHANNELS];
     for (unsigned i = 0; i < count; i++) {
@@ -254,7 +251,6 @@ static void write_resampled(fw_hub_decoder *d, fw_ring *ring, sensor_state *st, 
         prev_v = cur;
     }
     if (n > 0) fw_ring_write(ring, d->frames, n); /* overflow is counted by the ring */
-    st->resampling = 1;
     st->next_grid = grid;
 }
 
@@ -286,7 +282,7 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len, int64_t no
     fw_ring *ring = d->rings[sensor];
     if (fw_ring_channels(ring) != channels) return 0;
     sensor_state *st = &d->sensors[sensor];
-    if (far_off_rate(period, st->expected_period)) {
+    if (fw_hub_too_far_off_rate(period, st->expected_period)) {
         atomic_store_explicit(&d->off_period[sensor], period, memory_order_relaxed);
         return 0;
     }
@@ -330,7 +326,8 @@ static int deliver(fw_hub_decoder *d, const uint8_t *f, uint16_t len, int64_t no
             memcpy(frame + 8, d->values + i * channels, 4 * channels);
         }
         fw_ring_write(ring, d->frames, count); /* overflow is counted by the ring */
-        st->resampling = 0;
+        /* a resampled frame after this one goes on from here (within reach: no overflow) */
+        st->next_grid = t0 + (int64_t)period * (count - 1) + st->expected_period;
     }
     memcpy(st->last_v, d->values + (count - 1) * channels, 4 * channels);
     st->have_seq = 1;

@@ -5,7 +5,6 @@ from __future__ import annotations
 __all__ = ["ThreadedSource", "watch"]
 
 import time
-from typing import Any
 
 from .base import Source, SourceStatus
 from .intake import IntakeState, IntakeThread
@@ -19,7 +18,6 @@ class ThreadedSource(Source):
     # A serial port never reaches end of file on its own: EOF there is a hang-up.
     eof_is_loss = False
 
-    _decoder: Any = None  # a HubDecoder or IIO decoder: anything with stats()
     _final_counters: dict[str, int] | None = None
 
     def counters(self) -> dict[str, int]:

@@ -37,6 +37,7 @@ class UartSource(ThreadedSource):
             name: StreamSpec(name, STREAM_CHANNELS[name], rate) for name, rate in rates.items()
         }
         self._serial: serial.Serial | None = None
+        self._decoder: HubDecoder | None = None
         self._off_rate_told: set[str] = set()
 
     @classmethod
@@ -79,8 +80,8 @@ class UartSource(ThreadedSource):
             if not period:
                 continue
             self._off_rate_told.add(name)
-            wanted, factor = self._period_ns(name), lib.FW_HUB_MAX_RATE_FACTOR
-            dropped = not wanted / factor <= period <= wanted * factor
+            wanted = self._period_ns(name)
+            dropped = lib.fw_hub_too_far_off_rate(period, wanted)
             log.log(
                 logging.ERROR if dropped else logging.WARNING,
                 "%s: the hub sends %s samples every %d ns (%.4g Hz), but the %s stream is "
@@ -91,7 +92,8 @@ class UartSource(ThreadedSource):
                 1e9 / period,
                 name,
                 self._streams[name].rate_hz,
-                f"more than {factor} times off, its frames are dropped (bad_frames)"
+                f"more than {lib.FW_HUB_MAX_RATE_FACTOR} times off, its frames are dropped "
+                "(bad_frames)"
                 if dropped
                 else "they are resampled to the stream's rate on the host",
                 wanted,
