@@ -166,3 +166,18 @@ def test_a_hubs_heart_rate_without_motion_is_not_judged() -> None:
     t_imu = 200_000_000_000 + np.arange(400, dtype=np.int64) * 10_000_000
     assert detector.on_window(Window("imu", ("ax",) * 6, 100.0, t_imu, gap, 100)) == []
     assert not detector._waiting
+
+
+def test_the_activity_rule_is_built_only_where_the_source_has_hr_and_imu() -> None:
+    """On an IMU alone (a MobiFall replay, an IIO accelerometer) it would compute the
+    motion of every window for rates that never come."""
+    from fedwear.config import Config
+    from fedwear.detect.rules import build_rule_detectors
+
+    def names(streams: set[str]) -> list[str]:
+        return [d.name for d in build_rule_detectors(Config(), streams)]
+
+    assert "heart_rate_activity" in names({"imu", "hr", "ppg"})
+    assert "heart_rate_activity" not in names({"imu"})
+    assert "heart_rate_activity" not in names({"hr"})
+    assert "heart_rate_range" in names({"imu"})  # single-stream rules as before

@@ -242,7 +242,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     rates = {name: spec.rate_hz for name, spec in source.streams().items()}
     models = config.detectors.models
     try:
-        detectors = build_rule_detectors(config) + build_model_detectors(
+        detectors = build_rule_detectors(config, rates) + build_model_detectors(
             models.enabled, models.dir, rates, models.on_error
         )
     except BaseException:

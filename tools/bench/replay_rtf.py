@@ -24,7 +24,9 @@ def rtf(runs: int) -> tuple[float, int]:
     config = load_config()
     factors, events = [], 0
     for i in range(runs + 1):
-        summary = run_pipeline(config, open_source(config), build_rule_detectors(config), [])
+        source = open_source(config)
+        detectors = build_rule_detectors(config, source.streams())
+        summary = run_pipeline(config, source, detectors, [])
         if i:  # the first run warms caches and imports
             factors.append(summary.realtime_factor)
         events = summary.events

@@ -20,7 +20,7 @@ __all__ = [
     "longest_run",
 ]
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -214,7 +214,9 @@ class HeartRateRangeDetector(Detector):
         self._state = "normal"
 
 
-def build_rule_detectors(config: Config) -> list[Detector]:
+def build_rule_detectors(config: Config, streams: Collection[str]) -> list[Detector]:
+    """The enabled rule detectors; one that needs two streams together only where the
+    source has both (``streams``), or it would do its work on one for nothing."""
     d = config.detectors
     out: list[Detector] = []
     if d.flatline.enabled:
@@ -226,7 +228,7 @@ def build_rule_detectors(config: Config) -> list[Detector]:
     hr = d.heart_rate
     if hr.enabled:
         out.append(HeartRateRangeDetector(hr.min_bpm, hr.max_bpm, hr.hysteresis_bpm))
-    if hr.enabled and hr.unexplained:
+    if hr.enabled and hr.unexplained and HeartRateActivityDetector.streams <= set(streams):
         out.append(
             HeartRateActivityDetector(
                 hr.still_std_g, hr.unexplained_above_bpm, hr.hysteresis_bpm, hr.unexplained_hold_s
