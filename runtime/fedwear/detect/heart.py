@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["PpgHeartRateDetector"]
 
-from ..infer.features import motion_stats
+from ..infer.features import acc_spread_g
 from .base import Detector, Event, Window
 from .unexplained import UnexplainedHeartRate
 from .wrist import WristEstimator
@@ -47,7 +47,7 @@ class PpgHeartRateDetector(Detector):
         for step in self.wrist.steps(w):
             if self.record_estimates:
                 self.estimates.append((step.t_ns, step.bpm, step.confidence))
-            moving_g, _ = motion_stats(step.imu)
+            moving_g = acc_spread_g(step.imu)
             events += self._unexplained(step.t_ns, step.bpm, step.confidence, moving_g, w.stream)
         return events
 

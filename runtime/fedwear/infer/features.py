@@ -11,8 +11,8 @@ __all__ = [
     "History",
     "QrsDetector",
     "SpectrumBank",
+    "acc_spread_g",
     "fall_input",
-    "motion_stats",
 ]
 
 import numpy as np
@@ -66,10 +66,9 @@ def fall_input(imu: np.ndarray) -> np.ndarray:
     return out
 
 
-def motion_stats(imu: np.ndarray) -> tuple[float, float]:
-    """Standard deviation of |acc| (g) and mean |gyro| (rad/s): how much the wearer moves."""
-    amag = np.linalg.norm(imu[:, :3], axis=1) / G
-    return float(amag.std()), float(np.linalg.norm(imu[:, 3:6], axis=1).mean())
+def acc_spread_g(imu: np.ndarray) -> float:
+    """Standard deviation of |acc| (g): how much the wearer moves, for "still"."""
+    return float((np.linalg.norm(imu[:, :3], axis=1) / G).std())
 
 
 class SpectrumBank:
