@@ -1,9 +1,10 @@
 """Real-time factor of `fedwear run` on the embedded default, on one core.
 
-Runs the main job (bundled 120 s recording, all rule detectors, no output sinks) in
-process, pinned to CPU 0, after one warm-up run; reports the median of five runs with the
-C ring and, in the same process, with the numpy reference ring (FEDWEAR_PURE_PYTHON=1).
-The real-time factor is seconds of recording per second of wall time, loading included.
+Runs the main job (bundled 120 s recording, the rule detectors its streams allow, no
+output sinks) in process, pinned to CPU 0, after one warm-up run; reports the median of
+five runs with the C ring and, in the same process, with the numpy reference ring
+(FEDWEAR_PURE_PYTHON=1). The real-time factor is seconds of recording per second of wall
+time, loading included.
 
 Usage: python tools/bench/replay_rtf.py [--runs N]
 """
