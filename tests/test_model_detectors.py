@@ -17,7 +17,8 @@ from fedwear.detect.base import Window
 from fedwear.detect.beats import beat_class
 from fedwear.detect.fall import FallDetector
 from fedwear.detect.models import build_model_detectors, load_detector
-from fedwear.evaluate.command import format_table
+from fedwear.errors import DatasetError
+from fedwear.evaluate.command import evaluate, format_table
 from fedwear.evaluate.runner import run_recording
 from fedwear.infer.beats import SEGMENT_SIZE
 from fedwear.infer.card import models_dir
@@ -887,6 +888,83 @@ def test_eval_bad_folders(tmp_path: Path) -> None:
     r = _fedwear("eval", "fall", str(tmp_path))
     assert r.returncode == 30, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_eval_skips_a_recording_it_cannot_read_and_lists_it(
+    tmp_path: Path,
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A folder from elsewhere with one trial missing its gyroscope half and one cut off
+    mid-row: the rest is scored, the two are logged, listed and counted; --strict stops
+    at the first instead."""
+    from fedwear.cli import main
+
+    sub = tmp_path / "sub12"
+    shutil.copytree(data_dir / "mobifall", sub)
+    whole = sub / "FOL_acc_2_1.txt"
+    shutil.copyfile(whole, sub / "FOL_acc_2_2.txt")  # its gyro half is missing
+    cut = sub / "FOL_acc_2_3.txt"
+    shutil.copyfile(sub / "FOL_gyro_2_1.txt", sub / "FOL_gyro_2_3.txt")
+    cut.write_text(whole.read_text()[:3000].rsplit(",", 1)[0] + "\n")
+    assert main(["eval", "fall", str(tmp_path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [s["recording"] for s in result["skipped"]] == [
+        str(sub / "FOL_acc_2_2.txt"),
+        str(cut),
+    ]
+    assert "missing half of a MobiFall trial" in result["skipped"][0]["error"]
+    assert result["skipped"][1]["code"] == "malformed"
+    assert "FOL_acc_2_3.txt:74: expected 'timestamp_ns, x, y, z'" in result["skipped"][1]["error"]
+    assert result["overall"]["skipped_recordings"] == 2
+    assert result["overall"]["falls"] == 1 and len(result["recordings"]) == 1
+    warned = [r.getMessage() for r in caplog.records if r.name == "fedwear.eval"]
+    assert len(warned) == 2 and warned[0].startswith(f"skipped {sub / 'FOL_acc_2_2.txt'}: ")
+    table = format_table(result).splitlines()
+    assert table[-3] == "skipped 2 recording(s) that could not be read:"
+    assert "FOL_gyro_2_2.txt: missing half" in table[-2]
+
+    caplog.clear()
+    assert main(["eval", "fall", str(tmp_path), "--strict"]) == 30
+    assert capsys.readouterr().out == ""
+    (error,) = [(r.name, r.getMessage()) for r in caplog.records]
+    assert error[0] == "fedwear" and "FOL_gyro_2_2.txt: missing half" in error[1]
+
+
+def test_eval_with_nothing_readable_is_an_error_naming_the_first(tmp_path: Path) -> None:
+    """Every wrist recording lacks its beat annotations: no figures, so exit 30 with the
+    first recording's own error, not an empty table."""
+    excerpt = bundled_recording()
+    for name in ("a.edf", "b.edf"):
+        shutil.copyfile(excerpt, tmp_path / name)
+    with pytest.raises(
+        DatasetError, match=r"none of its 2 recordings .*; the first: /\S+/a\.edf: no beat annot"
+    ):
+        evaluate("ppg-hr", tmp_path)
+    shutil.copyfile(excerpt.with_suffix(".txt"), tmp_path / "b.txt")
+    result = evaluate("ppg-hr", tmp_path)
+    assert list(result["per_recording"]) == ["b"] and result["overall"]["mae_bpm"] is not None
+    assert [s["code"] for s in result["skipped"]] == ["missing"]
+
+
+def test_eval_beats_skips_a_record_whose_annotations_are_cut(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    pytest.importorskip("wfdb")
+    for src in (data_dir / "mitbih").glob("119_60s.*"):
+        shutil.copyfile(src, tmp_path / src.name)
+        shutil.copyfile(src, tmp_path / src.name.replace("119_60s", "cut"))
+    (tmp_path / "cut.hea").write_text(
+        (tmp_path / "119_60s.hea").read_text().replace("119_60s", "cut")
+    )
+    atr = (tmp_path / "cut.atr").read_bytes()
+    (tmp_path / "cut.atr").write_bytes(atr[: len(atr) // 2 + 1])
+    result = evaluate("beats", tmp_path)
+    assert list(result["per_record"]) == ["119_60s"]
+    ((skipped),) = result["skipped"]
+    assert skipped["recording"] == str(tmp_path / "cut.hea") and "cut.atr" in skipped["error"]
+    assert result["overall"]["V"]["reference_beats"] > 0
 
 
 @pytest.mark.shared

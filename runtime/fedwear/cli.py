@@ -161,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
         help="beats only: the ECG lead to read, as the records' headers name it (e.g. V1); "
         "default MLII where a record has it, the model's training lead",
     )
+    ev.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first recording that cannot be read (exit 30) instead of "
+        "skipping it; skipped recordings are listed in the output either way",
+    )
 
     lis = sub.add_parser(
         "listen",
@@ -462,7 +468,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         from .evaluate.plots import open_plot_folder, write_plots
 
         open_plot_folder(args.plots)  # fails now, not after the evaluation
-    result = evaluate(args.detector, args.path, args.models, period, args.lead)
+    result = evaluate(args.detector, args.path, args.models, period, args.lead, args.strict)
     if args.plots is not None:
         result["plots"] = [str(p) for p in write_plots(result, args.plots)]
     if args.json:

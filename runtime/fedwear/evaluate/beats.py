@@ -18,6 +18,7 @@ from ..ingest.recordings import recordings_in
 from .references import mitbih_reference
 from .runner import run_recording
 from .scoring import AAMI_CLASSES, aami_stats, class_scores, confusion, curve_points
+from .skipped import SkippedRecordings
 
 # Each record's first seconds of beats and events go into the result for a timeline plot.
 TIMELINE_S = 120.0
@@ -28,6 +29,7 @@ def evaluate_beats(
     make_detector: Callable[[], BeatDetector],
     learning_period_s: float = 0.0,
     lead: str | None = None,
+    skips: SkippedRecordings | None = None,
 ) -> dict[str, Any]:
     """AAMI figures per record and overall. AAMI EC57 leaves each record's first 5 minutes
     out as a learning period (``learning_period_s=300``); by default every beat counts,
@@ -38,6 +40,7 @@ def evaluate_beats(
     paths = [p for p in recordings_in(folder) if p.suffix.lower() == ".hea"]
     if not paths:
         raise DatasetError("no WFDB records (.hea)", path=str(folder), code="empty")
+    skips = SkippedRecordings(strict=True) if skips is None else skips
     config = Config()
     per: dict[str, Any] = {}
     total: dict[tuple[str, str], int] = {}
@@ -45,9 +48,15 @@ def evaluate_beats(
     det.record_beats = True
     classes: list[np.ndarray] = []
     scores: list[np.ndarray] = []
-    # Every reference is read before any record runs: a bad file fails in a second, not
-    # after the records before it.
-    references = {path: mitbih_reference(path) for path in paths}
+    # Every reference is read before any record runs: a bad file is found in a second,
+    # not after the records before it.
+    references = {}
+    for path in paths:
+        try:
+            references[path] = mitbih_reference(path)
+        except DatasetError as exc:
+            skips.add(path, exc)
+    skips.require_some_scored(len(references), folder)
     longest_s = max(ref.duration_s for ref in references.values())
     if learning_period_s >= longest_s:
         raise DatasetError(
@@ -59,7 +68,11 @@ def evaluate_beats(
     for path, ref in references.items():
         det.beats.clear()  # run_recording resets the rest of its state
         det.beat_scores.clear()
-        events, summary = run_recording(path, config, [det], lead)
+        try:
+            events, summary = run_recording(path, config, [det], lead)
+        except DatasetError as exc:
+            skips.add(path, exc)
+            continue
         det_s = np.array([t / 1e9 for t, _ in det.beats])
         det_cls = [c for _, c in det.beats]
         counts = confusion(
@@ -97,6 +110,7 @@ def evaluate_beats(
             "fibrillation": _fibrillation_events(ref.fibrillation, ref.duration_s, events),
             "timeline": _timeline(det_s, det_cls, events),
         }
+    skips.require_some_scored(len(per), folder)
     all_classes = np.concatenate(classes)
     all_scores = np.concatenate(scores)
     return {

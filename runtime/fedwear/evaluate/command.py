@@ -11,6 +11,7 @@ from ..config import Config
 from ..detect.models import load_detector
 from ..errors import DatasetError
 from ..infer.card import models_dir
+from .skipped import SkippedRecordings
 
 # CLI name -> detector name; it runs at the runtime's default stream rates (Config()).
 EVAL_DETECTORS = {"fall": "fall", "beats": "beats", "ppg-hr": "ppg_hr", "normal": "normal"}
@@ -22,11 +23,13 @@ def evaluate(
     models: str = "",
     learning_period_s: float = 0.0,
     lead: str | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Figures per subject/record and overall, as one JSON-ready object.
 
     ``learning_period_s`` (beats only) leaves each record's first seconds out of the figures;
-    ``lead`` (beats only) names the ECG lead to read instead of MLII.
+    ``lead`` (beats only) names the ECG lead to read instead of MLII. A recording that cannot
+    be read is skipped and listed under ``skipped``, or, ``strict``, stops the evaluation.
     """
     if learning_period_s and detector != "beats":
         raise ValueError("a learning period applies to beats only")
@@ -44,22 +47,24 @@ def evaluate(
     def make() -> Any:
         return loaded
 
+    skips = SkippedRecordings(strict)
     if detector == "fall":
         from .fall import evaluate_fall
 
-        result = evaluate_fall(folder, make)
+        result = evaluate_fall(folder, make, skips)
     elif detector == "beats":
         from .beats import evaluate_beats
 
-        result = evaluate_beats(folder, make, learning_period_s, lead)
+        result = evaluate_beats(folder, make, learning_period_s, lead, skips)
     elif detector == "ppg-hr":
         from .ppg import evaluate_ppg
 
-        result = evaluate_ppg(folder, make)
+        result = evaluate_ppg(folder, make, skips=skips)
     else:
         from .normal import evaluate_normal
 
-        result = evaluate_normal(folder, make)
+        result = evaluate_normal(folder, make, skips)
+    result = skips.report(result)
     return {"detector": detector, "path": str(folder), "models": str(directory), **result}
 
 
@@ -161,4 +166,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.insert(len(lines) - 1, "  ".join("-" * w for w in widths))
+    skipped = result.get("skipped", [])
+    if skipped:
+        lines.append(f"skipped {len(skipped)} recording(s) that could not be read:")
+        lines += [f"  {s['error']}" for s in skipped]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from ..errors import DatasetError
 from ..ingest.recordings import recordings_in
 from .references import mobifall_label
 from .runner import run_recording
+from .skipped import SkippedRecordings
 
 
 def subject_of(path: Path) -> str:
@@ -24,7 +25,11 @@ def subject_of(path: Path) -> str:
     return path.parent.name
 
 
-def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[str, Any]:
+def evaluate_fall(
+    folder: Path,
+    make_detector: Callable[[], Detector],
+    skips: SkippedRecordings | None = None,
+) -> dict[str, Any]:
     """Every MobiFall-style recording under ``folder``, through the pipeline.
 
     Each recording also gets its window scores (``trace``) and the largest (``max_score``):
@@ -34,6 +39,7 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
     paths = [p for p in recordings_in(folder) if p.suffix == ".txt"]
     if not paths:
         raise DatasetError("no MobiFall *_acc_*.txt recordings", path=str(folder), code="empty")
+    skips = SkippedRecordings(strict=True) if skips is None else skips
     config = Config()
     detector = make_detector()
     scores: list[tuple[int, float]] = []
@@ -44,9 +50,13 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
     per: dict[str, dict[str, Any]] = {}
     records = []
     for path in paths:
-        code, is_fall = mobifall_label(path)
         scores.clear()  # run_recording resets the rest of the detector's state
-        events, summary = run_recording(path, config, [detector])
+        try:
+            code, is_fall = mobifall_label(path)
+            events, summary = run_recording(path, config, [detector])
+        except DatasetError as exc:
+            skips.add(path, exc)
+            continue
         falls = [e for e in events if e.kind == "fall"]
         s = per.setdefault(
             subject_of(path),
@@ -73,6 +83,7 @@ def evaluate_fall(folder: Path, make_detector: Callable[[], Detector]) -> dict[s
                 "trace": [(round(t / 1e9, 2), round(v, 4)) for t, v in scores],
             }
         )
+    skips.require_some_scored(len(records), folder)
     return {
         "score_threshold": threshold,
         "per_subject": {k: _figures(v) for k, v in sorted(per.items())},

@@ -14,12 +14,18 @@ from ..config import Config
 from ..errors import DatasetError
 from ..ingest.recordings import recordings_in
 from .runner import run_recording
+from .skipped import SkippedRecordings
 
 
-def evaluate_normal(folder: Path, make_detector: Callable[[], Any]) -> dict[str, Any]:
+def evaluate_normal(
+    folder: Path,
+    make_detector: Callable[[], Any],
+    skips: SkippedRecordings | None = None,
+) -> dict[str, Any]:
     paths = [p for p in recordings_in(folder) if p.suffix.lower() == ".edf"]
     if not paths:
         raise DatasetError("no .edf recordings", path=str(folder), code="empty")
+    skips = SkippedRecordings(strict=True) if skips is None else skips
     config = Config()
     per: dict[str, Any] = {}
     alarms, seconds = 0, 0.0
@@ -27,7 +33,11 @@ def evaluate_normal(folder: Path, make_detector: Callable[[], Any]) -> dict[str,
     det.record_scores = True
     for path in paths:
         det.scores.clear()  # run_recording resets the rest of its state
-        events, summary = run_recording(path, config, [det])
+        try:
+            events, summary = run_recording(path, config, [det])
+        except DatasetError as exc:
+            skips.add(path, exc)
+            continue
         scores = np.array([s for _, s in det.scores])
         alarm_s = [round(e.t_ns / 1e9, 1) for e in events if e.kind == "not_my_normal"]
         n = len(alarm_s)
@@ -47,6 +57,7 @@ def evaluate_normal(folder: Path, make_detector: Callable[[], Any]) -> dict[str,
         }
         alarms += n
         seconds += summary.recording_s
+    skips.require_some_scored(len(per), folder)
     return {
         "score_threshold": det.threshold,
         "per_recording": per,

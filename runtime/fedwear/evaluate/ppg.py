@@ -20,6 +20,7 @@ from ..errors import DatasetError
 from ..infer.heart import WINDOW_S
 from ..ingest.recordings import read_beat_text, recordings_in
 from .runner import run_recording
+from .skipped import SkippedRecordings
 
 
 def reference_bpm(beats_s: np.ndarray, end_s: float) -> float | None:
@@ -38,25 +39,38 @@ def beats_for(edf: Path) -> Path:
 
 
 def evaluate_ppg(
-    folder: Path, make_detector: Callable[[], Any], only: Callable[[Path], bool] | None = None
+    folder: Path,
+    make_detector: Callable[[], Any],
+    only: Callable[[Path], bool] | None = None,
+    skips: SkippedRecordings | None = None,
 ) -> dict[str, Any]:
     paths = [
         p for p in recordings_in(folder) if p.suffix.lower() == ".edf" and (only is None or only(p))
     ]
     if not paths:
         raise DatasetError("no .edf recordings", path=str(folder), code="empty")
+    skips = SkippedRecordings(strict=True) if skips is None else skips
     config = Config()
     per: dict[str, Any] = {}
     errors_all: list[float] = []
     unexplained_all, hours_all = 0, 0.0
-    # Every reference is read before any recording runs: a bad file fails at once.
-    references = {path: read_beat_text(beats_for(path)) for path in paths}
+    # Every reference is read before any recording runs: a bad file is found at once.
+    references = {}
+    for path in paths:
+        try:
+            references[path] = read_beat_text(beats_for(path))
+        except DatasetError as exc:
+            skips.add(path, exc)
     det = make_detector()  # one model and interpreter for the whole folder
     det.record_estimates = True
     flagged_all, unreferenced_all = 0, 0
     for path, beats in references.items():
         det.estimates.clear()  # run_recording resets the rest of its state
-        events, summary = run_recording(path, config, [det])
+        try:
+            events, summary = run_recording(path, config, [det])
+        except DatasetError as exc:
+            skips.add(path, exc)
+            continue
         unexplained = [round(e.t_ns / 1e9, 1) for e in events if e.kind == "heart_rate_unexplained"]
         hours = float(summary.recording_s) / 3600
         errors, trace = [], []
@@ -84,6 +98,7 @@ def evaluate_ppg(
         unreferenced_all += unreferenced
         unexplained_all += len(unexplained)
         hours_all += hours
+    skips.require_some_scored(len(per), folder)
     overall = {
         "mae_bpm": round(float(np.mean(errors_all)), 2) if errors_all else None,
         "mean_of_recordings_mae_bpm": round(
