@@ -643,6 +643,27 @@ def _fedwear(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
+EvalRun = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def fedwear_eval(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> EvalRun:
+    """`fedwear eval ARGS` through ``cli.main`` in this process: its exit code, standard
+    output, and log lines as ``stderr``. What the subprocess would give for what these
+    tests check, without starting an interpreter (5 s each in the aarch64 guest)."""
+    from fedwear.cli import main
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        caplog.clear()
+        code = main(["eval", *args])
+        log = "\n".join(f"{r.levelname} {r.name}: {r.getMessage()}" for r in caplog.records)
+        return subprocess.CompletedProcess(
+            ["fedwear", "eval", *args], code, capsys.readouterr().out, log
+        )
+
+    return run
+
+
 def test_run_refuses_a_corrupted_model_with_one_line(tmp_path: Path) -> None:
     for f in MODELS.glob("*.*"):
         shutil.copy(f, tmp_path / f.name)
@@ -686,8 +707,8 @@ def test_device_config_runs_without_a_corrupted_model(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
-def test_eval_fall_json(data_dir: Path) -> None:
-    r = _fedwear("eval", "fall", str(data_dir / "mobifall"), "--json")
+def test_eval_fall_json(data_dir: Path, fedwear_eval: EvalRun) -> None:
+    r = fedwear_eval("fall", str(data_dir / "mobifall"), "--json")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     overall = result["overall"]
@@ -829,12 +850,14 @@ def test_eval_beats_plots(tmp_path: Path, data_dir: Path) -> None:
     assert pngs == ["beats_per_record.png", "beats_roc_pr.png", "beats_timeline.png"]
 
 
-def test_eval_fall_reports_the_windows_it_could_not_score(tmp_path: Path, data_dir: Path) -> None:
+def test_eval_fall_reports_the_windows_it_could_not_score(
+    tmp_path: Path, data_dir: Path, fedwear_eval: EvalRun
+) -> None:
     """Non-finite samples leave windows unscored (a fall there would be missed): the
     figures say how many, as does the run's summary, instead of passing for whole."""
     trial = tmp_path / "sub2"
     shutil.copytree(data_dir / "mobifall", trial)
-    clean = json.loads(_fedwear("eval", "fall", str(tmp_path), "--json").stdout)
+    clean = json.loads(fedwear_eval("fall", str(tmp_path), "--json").stdout)
     assert clean["overall"]["flagged_windows"] == 0
     acc = trial / "FOL_acc_2_1.txt"
     lines = acc.read_text().splitlines()
@@ -843,7 +866,7 @@ def test_eval_fall_reports_the_windows_it_could_not_score(tmp_path: Path, data_d
         t, *_ = lines[i].split(",")
         lines[i] = f"{t}, nan, nan, nan"
     acc.write_text("\n".join(lines) + "\n")
-    r = _fedwear("eval", "fall", str(tmp_path), "--json")
+    r = fedwear_eval("fall", str(tmp_path), "--json")
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
     flagged = result["overall"]["flagged_windows"]
@@ -877,30 +900,29 @@ def test_eval_ppg_hr_counts_estimates_without_reference(tmp_path: Path) -> None:
     assert half["flagged_windows"] == whole["flagged_windows"]
 
 
-def test_eval_bad_folders(tmp_path: Path) -> None:
-    r = _fedwear("eval", "fall", str(tmp_path / "missing"))
+def test_eval_bad_folders(tmp_path: Path, fedwear_eval: EvalRun) -> None:
+    r = fedwear_eval("fall", str(tmp_path / "missing"))
     assert r.returncode == 30 and "not a folder" in r.stderr
     (tmp_path / "sub1").mkdir()
-    r = _fedwear("eval", "beats", str(tmp_path))
+    r = fedwear_eval("beats", str(tmp_path))
     assert r.returncode == 30 and "no recordings" in r.stderr
     bad = tmp_path / "sub1" / "FOL_acc_1_1.txt"
     bad.write_text("#header\n@DATA\n1,2\nnot,a,row,here\n")
-    r = _fedwear("eval", "fall", str(tmp_path))
-    assert r.returncode == 30, r.stderr
-    assert "Traceback" not in r.stderr
+    shutil.copyfile(bad, bad.with_name("FOL_gyro_1_1.txt"))
+    r = fedwear_eval("fall", str(tmp_path))
+    assert r.returncode == 30 and r.stdout == ""
+    assert r.stderr.splitlines()[-1].startswith(
+        f"ERROR fedwear: dataset: {tmp_path}: none of its 1 recordings could be read; the "
+        f"first: {bad}:3: expected 'timestamp_ns, x, y, z'"
+    )
 
 
 def test_eval_skips_a_recording_it_cannot_read_and_lists_it(
-    tmp_path: Path,
-    data_dir: Path,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path, data_dir: Path, fedwear_eval: EvalRun
 ) -> None:
     """A folder from elsewhere with one trial missing its gyroscope half and one cut off
     mid-row: the rest is scored, the two are logged, listed and counted; --strict stops
     at the first instead."""
-    from fedwear.cli import main
-
     sub = tmp_path / "sub12"
     shutil.copytree(data_dir / "mobifall", sub)
     whole = sub / "FOL_acc_2_1.txt"
@@ -908,28 +930,26 @@ def test_eval_skips_a_recording_it_cannot_read_and_lists_it(
     cut = sub / "FOL_acc_2_3.txt"
     shutil.copyfile(sub / "FOL_gyro_2_1.txt", sub / "FOL_gyro_2_3.txt")
     cut.write_text(whole.read_text()[:3000].rsplit(",", 1)[0] + "\n")
-    assert main(["eval", "fall", str(tmp_path), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert [s["recording"] for s in result["skipped"]] == [
-        str(sub / "FOL_acc_2_2.txt"),
-        str(cut),
-    ]
+    r = fedwear_eval("fall", str(tmp_path), "--json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert [s["recording"] for s in result["skipped"]] == [str(sub / "FOL_acc_2_2.txt"), str(cut)]
     assert "missing half of a MobiFall trial" in result["skipped"][0]["error"]
     assert result["skipped"][1]["code"] == "malformed"
     assert "FOL_acc_2_3.txt:74: expected 'timestamp_ns, x, y, z'" in result["skipped"][1]["error"]
     assert result["overall"]["skipped_recordings"] == 2
     assert result["overall"]["falls"] == 1 and len(result["recordings"]) == 1
-    warned = [r.getMessage() for r in caplog.records if r.name == "fedwear.eval"]
-    assert len(warned) == 2 and warned[0].startswith(f"skipped {sub / 'FOL_acc_2_2.txt'}: ")
+    warned = r.stderr.splitlines()
+    assert len(warned) == 2
+    assert warned[0].startswith(f"WARNING fedwear.eval: skipped {sub / 'FOL_acc_2_2.txt'}: ")
     table = format_table(result).splitlines()
     assert table[-3] == "skipped 2 recording(s) that could not be read:"
     assert "FOL_gyro_2_2.txt: missing half" in table[-2]
 
-    caplog.clear()
-    assert main(["eval", "fall", str(tmp_path), "--strict"]) == 30
-    assert capsys.readouterr().out == ""
-    (error,) = [(r.name, r.getMessage()) for r in caplog.records]
-    assert error[0] == "fedwear" and "FOL_gyro_2_2.txt: missing half" in error[1]
+    r = fedwear_eval("fall", str(tmp_path), "--strict")
+    assert r.returncode == 30 and r.stdout == ""
+    (error,) = r.stderr.splitlines()
+    assert error.startswith("ERROR fedwear: ") and "FOL_gyro_2_2.txt: missing half" in error
 
 
 def test_eval_with_nothing_readable_is_an_error_naming_the_first(tmp_path: Path) -> None:
