@@ -64,7 +64,7 @@ def evaluate(
         from .normal import evaluate_normal
 
         result = evaluate_normal(folder, make, skips)
-    result = skips.report(result)
+    skips.report(result)
     return {"detector": detector, "path": str(folder), "models": str(directory), **result}
 
 

@@ -44,7 +44,7 @@ class SkippedRecordings:
                 code="empty",
             )
 
-    def report(self, result: dict[str, Any]) -> dict[str, Any]:
-        """``result`` with the skipped recordings listed and counted in ``overall``."""
+    def report(self, result: dict[str, Any]) -> None:
+        """List the skipped recordings in ``result`` and count them in its ``overall``."""
         result["overall"]["skipped_recordings"] = len(self.entries)
-        return {**result, "skipped": self.entries}
+        result["skipped"] = self.entries
