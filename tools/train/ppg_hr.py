@@ -29,9 +29,8 @@ from common import (
 
 from fedwear.detect.heart import PpgHeartRateDetector
 from fedwear.detect.wrist import WristEstimator
-from fedwear.evaluate.ppg import beats_for, evaluate_ppg, reference_bpm
+from fedwear.evaluate.ppg import evaluate_ppg, reference_beats, reference_bpm
 from fedwear.infer.heart import HR_BINS_BPM, HeartRateTracker, classical_likelihood
-from fedwear.ingest.recordings import read_beat_text
 
 PPG_HZ, IMU_HZ = 64.0, 100.0
 PRE = {
@@ -55,7 +54,7 @@ def subject(recording: str) -> str:
 
 
 def recording_spectra(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    beats = read_beat_text(beats_for(path))
+    beats = reference_beats(path)
     specs, refs, times = [], [], []
     for t_ns, spec, _ in wrist_steps(path, PPG_HZ, IMU_HZ):
         ref = reference_bpm(beats, t_ns / 1e9)

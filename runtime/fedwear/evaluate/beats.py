@@ -50,12 +50,11 @@ def evaluate_beats(
     scores: list[np.ndarray] = []
     # Every reference is read before any record runs: a bad file is found in a second,
     # not after the records before it.
-    references = {}
-    for path in paths:
-        try:
-            references[path] = mitbih_reference(path)
-        except DatasetError as exc:
-            skips.add(path, exc)
+    references = {
+        path: ref
+        for path in paths
+        if (ref := skips.attempt(path, mitbih_reference, path)) is not None
+    }
     skips.require_some_scored(len(references), folder)
     longest_s = max(ref.duration_s for ref in references.values())
     if learning_period_s >= longest_s:
@@ -68,11 +67,9 @@ def evaluate_beats(
     for path, ref in references.items():
         det.beats.clear()  # run_recording resets the rest of its state
         det.beat_scores.clear()
-        try:
-            events, summary = run_recording(path, config, [det], lead)
-        except DatasetError as exc:
-            skips.add(path, exc)
+        if (ran := skips.attempt(path, run_recording, path, config, [det], lead)) is None:
             continue
+        events, summary = ran
         det_s = np.array([t / 1e9 for t, _ in det.beats])
         det_cls = [c for _, c in det.beats]
         counts = confusion(

@@ -50,13 +50,11 @@ def evaluate_fall(
     per: dict[str, dict[str, Any]] = {}
     records = []
     for path in paths:
+        code, is_fall = mobifall_label(path)
         scores.clear()  # run_recording resets the rest of the detector's state
-        try:
-            code, is_fall = mobifall_label(path)
-            events, summary = run_recording(path, config, [detector])
-        except DatasetError as exc:
-            skips.add(path, exc)
+        if (ran := skips.attempt(path, run_recording, path, config, [detector])) is None:
             continue
+        events, summary = ran
         falls = [e for e in events if e.kind == "fall"]
         s = per.setdefault(
             subject_of(path),

@@ -33,11 +33,9 @@ def evaluate_normal(
     det.record_scores = True
     for path in paths:
         det.scores.clear()  # run_recording resets the rest of its state
-        try:
-            events, summary = run_recording(path, config, [det])
-        except DatasetError as exc:
-            skips.add(path, exc)
+        if (ran := skips.attempt(path, run_recording, path, config, [det])) is None:
             continue
+        events, summary = ran
         scores = np.array([s for _, s in det.scores])
         alarm_s = [round(e.t_ns / 1e9, 1) for e in events if e.kind == "not_my_normal"]
         n = len(alarm_s)

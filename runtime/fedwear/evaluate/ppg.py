@@ -7,7 +7,7 @@ exercise, so every ``heart_rate_unexplained`` event there is a false alarm.
 
 from __future__ import annotations
 
-__all__ = ["evaluate_ppg", "reference_bpm"]
+__all__ = ["evaluate_ppg", "reference_beats", "reference_bpm"]
 
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +38,11 @@ def beats_for(edf: Path) -> Path:
     raise DatasetError("no beat annotations (ECG/<name>.txt)", path=str(edf), code="missing")
 
 
+def reference_beats(edf: Path) -> np.ndarray:
+    """The chest ECG's reviewed beat times (s) beside a wrist recording."""
+    return read_beat_text(beats_for(edf))
+
+
 def evaluate_ppg(
     folder: Path,
     make_detector: Callable[[], Any],
@@ -55,22 +60,19 @@ def evaluate_ppg(
     errors_all: list[float] = []
     unexplained_all, hours_all = 0, 0.0
     # Every reference is read before any recording runs: a bad file is found at once.
-    references = {}
-    for path in paths:
-        try:
-            references[path] = read_beat_text(beats_for(path))
-        except DatasetError as exc:
-            skips.add(path, exc)
+    references = {
+        path: beats
+        for path in paths
+        if (beats := skips.attempt(path, reference_beats, path)) is not None
+    }
     det = make_detector()  # one model and interpreter for the whole folder
     det.record_estimates = True
     flagged_all, unreferenced_all = 0, 0
     for path, beats in references.items():
         det.estimates.clear()  # run_recording resets the rest of its state
-        try:
-            events, summary = run_recording(path, config, [det])
-        except DatasetError as exc:
-            skips.add(path, exc)
+        if (ran := skips.attempt(path, run_recording, path, config, [det])) is None:
             continue
+        events, summary = ran
         unexplained = [round(e.t_ns / 1e9, 1) for e in events if e.kind == "heart_rate_unexplained"]
         hours = float(summary.recording_s) / 3600
         errors, trace = [], []

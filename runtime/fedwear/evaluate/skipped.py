@@ -11,12 +11,14 @@ from __future__ import annotations
 __all__ = ["SkippedRecordings"]
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import DatasetError
 
 log = logging.getLogger("fedwear.eval")
+T = TypeVar("T")
 
 
 class SkippedRecordings:
@@ -26,13 +28,18 @@ class SkippedRecordings:
         self.strict = strict
         self.entries: list[dict[str, str]] = []
 
-    def add(self, path: Path, error: DatasetError) -> None:
-        """Leave ``path`` out because of ``error``; strict, raise ``error`` instead."""
-        if self.strict:
-            raise error
-        message = str(error.args[0])  # without the "dataset: " of str(error)
-        log.warning("skipped %s: %s", path, message)
-        self.entries.append({"recording": str(path), "code": error.code, "error": message})
+    def attempt(self, path: Path, read: Callable[..., T], *args: Any) -> T | None:
+        """``read(*args)`` for the recording at ``path``; None where it raised a
+        DatasetError and ``path`` was left out (strict: the error is raised)."""
+        try:
+            return read(*args)
+        except DatasetError as error:
+            if self.strict:
+                raise
+            message = str(error.args[0])  # without the "dataset: " of str(error)
+            log.warning("skipped %s: %s", path, message)
+            self.entries.append({"recording": str(path), "code": error.code, "error": message})
+            return None
 
     def require_some_scored(self, scored: int, folder: Path) -> None:
         """No figure at all is an error, not an empty table."""
