@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fedwear.infer.card import ModelCard, TensorSpec, models_dir
-from fedwear.infer.engine import QuantizedModel, interpreter_class, load_model
+from fedwear.infer.engine import QuantizedModel, load_model, new_interpreter
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS, WORK = models_dir(), ROOT / ".cache" / "train"  # the models fedwear itself loads
@@ -35,7 +35,7 @@ NAMES = ("fall", "beats", "ppg_hr", "normal")
 
 def raw_runner(content: bytes, dtype: type = np.float32):
     """set_tensor + invoke + get_tensor, nothing else: the interpreter's own cost."""
-    interp = interpreter_class()(model_content=content, num_threads=1)
+    interp = new_interpreter(content)
     interp.allocate_tensors()
     i = interp.get_input_details()[0]["index"]
     o = interp.get_output_details()[0]["index"]

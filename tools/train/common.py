@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "runtime"))
 
 from fedwear.atomic import write_atomically  # noqa: E402
 from fedwear.infer.card import CARD_FORMAT, load_card  # noqa: E402
-from fedwear.infer.engine import QuantizedModel, interpreter_class  # noqa: E402
+from fedwear.infer.engine import QuantizedModel, new_interpreter  # noqa: E402
 
 SEED = 20261126
 MAX_MODEL_BYTES = 64 * 1024
@@ -114,7 +114,7 @@ def strip_tensor_names(content: bytes) -> bytes:
 
 
 def tensor_specs(content: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    interp = interpreter_class()(model_content=content)
+    interp = new_interpreter(content, num_threads=None)
     interp.allocate_tensors()
 
     def spec(d: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def predict_engine(model: QuantizedModel, x: np.ndarray) -> np.ndarray:
 
 
 def predict_float(content: bytes, x: np.ndarray) -> np.ndarray:
-    interp = interpreter_class()(model_content=content)
+    interp = new_interpreter(content, num_threads=None)
     interp.allocate_tensors()
     i = interp.get_input_details()[0]["index"]
     o = interp.get_output_details()[0]["index"]

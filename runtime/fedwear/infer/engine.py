@@ -9,7 +9,15 @@ crash or a silently wrong score.
 
 from __future__ import annotations
 
-__all__ = ["RUNTIME_ENV", "QuantizedModel", "interpreter_class", "load_model"]
+__all__ = [
+    "KERNELS_ENV",
+    "RUNTIME_ENV",
+    "QuantizedModel",
+    "interpreter_class",
+    "kernels",
+    "load_model",
+    "new_interpreter",
+]
 
 import contextlib
 import hashlib
@@ -33,6 +41,14 @@ _DTYPES = ("int8", "float32")  # what native/fw_quant.c converts to and from
 
 
 RUNTIME_ENV = "FEDWEAR_TFLITE"
+KERNELS_ENV = "FEDWEAR_TFLITE_KERNELS"
+# The runtime's default applies the XNNPACK delegate, 7-11x faster than the reference
+# kernels for our convolutional int8 models (docs/benchmarks.md, section 4). It rounds
+# int8 its own way, and so do TFLite's optimized kernels, each CPU family its own: a
+# score may differ by a few int8 steps from one machine to another. "reference" gives up
+# the speed for kernels whose plain integer arithmetic gives x86_64 and aarch64 the same
+# outputs to the bit: what tests/test_in_sample.py pins figures with.
+_KERNELS = {"default": None, "reference": "BUILTIN_REF"}
 
 
 def _pip_name(module: str) -> str:
@@ -65,6 +81,39 @@ def interpreter_class() -> Any:
         f"no TFLite runtime: pip install {' or '.join(_pip_name(m) for m in modules)}",
         code="no-runtime",
     )
+
+
+def new_interpreter(content: bytes, num_threads: int | None = 1) -> Any:
+    """An interpreter for `content`, from `interpreter_class`, with the kernels that
+    ``$FEDWEAR_TFLITE_KERNELS`` names (``default``, unset: the runtime's own choice;
+    ``reference``: TFLite's reference kernels, the same outputs on every machine)."""
+    wanted = os.environ.get(KERNELS_ENV, "").strip() or "default"
+    if wanted not in _KERNELS:
+        raise ModelError(
+            f"${KERNELS_ENV}={wanted!r}: expected one of {', '.join(_KERNELS)}", code="no-runtime"
+        )
+    cls = interpreter_class()
+    options: dict[str, Any] = {"model_content": content, "num_threads": num_threads}
+    resolver = _KERNELS[wanted]
+    if resolver is not None:
+        resolver_type = importlib.import_module(cls.__module__).OpResolverType
+        options["experimental_op_resolver_type"] = getattr(resolver_type, resolver)
+    return cls(**options)
+
+
+@contextlib.contextmanager
+def kernels(choice: str) -> Iterator[None]:
+    """Every model loaded inside uses `choice`: for tools that load their models through
+    the detectors (a figure pinned with the reference kernels)."""
+    saved = os.environ.get(KERNELS_ENV)
+    os.environ[KERNELS_ENV] = choice
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[KERNELS_ENV]
+        else:
+            os.environ[KERNELS_ENV] = saved
 
 
 @contextlib.contextmanager
@@ -111,7 +160,7 @@ class QuantizedModel:
         where = str(card.model_path)
         try:
             with _native_stderr_quiet():
-                self._interp = interpreter_class()(model_content=content, num_threads=1)
+                self._interp = new_interpreter(content)
                 self._interp.allocate_tensors()
         except ModelError:
             raise
