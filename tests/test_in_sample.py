@@ -30,8 +30,9 @@ def _tool() -> Any:
 
 
 def _differences(pinned: Any, now: Any, where: str = "") -> list[str]:
-    """Counts must match exactly; scores and percentages within 0.05 (another TFLite
-    runtime's int8 kernels may round a last digit differently)."""
+    """Counts must match exactly; scores and percentages within 0.05 (the figures come
+    from the reference kernels, the same on every CPU, but the runtime releases' differ
+    in a last step, and float preprocessing may differ in a last bit)."""
     if isinstance(pinned, dict) and isinstance(now, dict):
         out = [f"{where}/{k}: gone" for k in pinned if k not in now]
         out += [f"{where}/{k}: new" for k in now if k not in pinned]

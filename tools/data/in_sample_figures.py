@@ -9,6 +9,13 @@ in-sample ones take seconds, and any change that moves which windows reach a det
 what it scores moves them too. tests/test_in_sample.py compares them with the file this
 writes. When they differ on purpose: rebuild the models, then run this again.
 
+The figures are taken with TFLite's reference kernels ($FEDWEAR_TFLITE_KERNELS=reference),
+not the XNNPACK delegate the runtime applies by default. XNNPACK, and TFLite's optimized
+kernels too, round int8 each their own way, CPU by CPU: on a CI runner where XNNPACK was
+not applied, a fall score at the threshold fell the other side and three figures moved
+with no change to the code. The reference kernels give x86_64 and aarch64 the same
+outputs to the bit (tests/test_kernels.py).
+
 Usage: python tools/data/in_sample_figures.py [--shared ../shared/data]
 Writes tests/data/in_sample_figures.json. Needs wfdb (pip install -e '.[dev]').
 """
@@ -38,6 +45,13 @@ def model_hashes() -> dict[str, str]:
 
 def figures(shared: Path) -> dict[str, Any]:
     """Per recording, what each detector made of it: windows scored, top score, events."""
+    from fedwear.infer.engine import kernels
+
+    with kernels("reference"):
+        return _figures(shared)
+
+
+def _figures(shared: Path) -> dict[str, Any]:
     from fedwear.evaluate.command import evaluate
 
     fall = evaluate("fall", shared / "mobifall", strict=True)
