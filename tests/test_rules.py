@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fedwear.detect.base import Window
@@ -99,14 +101,16 @@ def test_heart_rate_range_with_hysteresis() -> None:
     assert det.on_window(window(np.full(4, np.nan), stream="hr", hop=1)) == []
 
 
-def _wrist_run(seconds: list[tuple[float, float]], hr_lag_s: float) -> list:  # type: ignore[type-arg]
+def _wrist_run(
+    seconds: list[tuple[float, float]], hr_lag_s: float, settle_s: float = 300.0
+) -> list:  # type: ignore[type-arg]
     """A hub's 1 Hz heart rate and a 100 Hz IMU through HeartRateActivityDetector, as the
     pipeline hands them over: 4 s windows every 1 s per stream, each hr window handed
     over ``hr_lag_s`` after the IMU window of the same second (negative: before it).
     ``seconds``: (bpm, |acc| spread in g) per second."""
     from fedwear.detect.activity import HeartRateActivityDetector
 
-    detector = HeartRateActivityDetector(0.02, 110.0, 5.0, 30.0)
+    detector = HeartRateActivityDetector(0.02, 110.0, 5.0, 30.0, settle_s)
     rng = np.random.default_rng(1)
     t_imu = np.arange(len(seconds) * 100, dtype=np.int64) * 10_000_000
     spread = np.repeat([g for _, g in seconds], 100)
@@ -149,12 +153,35 @@ def test_a_hubs_heart_rate_unexplained_by_motion_is_an_event() -> None:
     assert _wrist_run([(100.0, 0.005)] * 80, 0.5) == []  # not fast
 
 
+def _recovery(minutes_before: float) -> list[tuple[float, float]]:
+    """Ten minutes' run at 160 BPM, then rest: the rate falls back to 80 BPM (time constant
+    90 s, above 110 BPM for the first 88 s), with a gesture every 45 s; ``minutes_before``
+    into the rest the heart jumps to 130 BPM for 40 s with no gesture."""
+    run = [(160.0, 0.3)] * 600
+    rest = [(80 + 80 * math.exp(-k / 90), 0.3 if k % 45 == 44 else 0.005) for k in range(900)]
+    onset = round(minutes_before * 60)
+    rest[onset : onset + 40] = [(130.0, 0.005)] * 40
+    return run + rest
+
+
+def test_a_heart_still_fast_after_exercise_is_explained_by_it() -> None:
+    """Sitting down after a run, the heart takes minutes to come down: no event, where a
+    rule without the settling time raised one 30 s into the rest. A fast heart later in
+    the rest is one; the gestures in between do not restart the wait."""
+    late = _recovery(minutes_before=8)
+    events = _wrist_run(late, 0.5)
+    assert [(e.kind, round(e.t_ns / 1e9)) for e in events] == [("heart_rate_unexplained", 1081)]
+    unsettled = _wrist_run(late, 0.5, settle_s=0)
+    assert [round(e.t_ns / 1e9) for e in unsettled] == [604, 649, 1081]  # and after a gesture
+    assert _wrist_run(_recovery(minutes_before=3), 0.5) == []  # 3 minutes: not settled yet
+
+
 def test_a_hubs_heart_rate_without_motion_is_not_judged() -> None:
     """No IMU window at the rate's time (a stalled or missing imu stream): the rate waits,
     and unknown motion is never taken for stillness."""
     from fedwear.detect.activity import MAX_WAITING, HeartRateActivityDetector
 
-    detector = HeartRateActivityDetector(0.02, 110.0, 5.0, 30.0)
+    detector = HeartRateActivityDetector(0.02, 110.0, 5.0, 30.0, 300.0)
     for k in range(200):
         t = np.array([k * 1_000_000_000], np.int64)
         assert (

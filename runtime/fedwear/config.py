@@ -123,11 +123,14 @@ class HeartRateConfig:
     # The hr stream against the wearer's motion (heart_rate_activity): a rate above
     # unexplained_above_bpm while the wrist's |acc| spread is at most still_std_g, held for
     # unexplained_hold_s (the ppg_hr model card's rule and thresholds), cleared
-    # hysteresis_bpm below.
+    # hysteresis_bpm below; judged only once the wrist has not been active (moving for
+    # most of a minute) for unexplained_settle_s, since exercise keeps the heart fast for
+    # minutes after it stops (fedwear.detect.unexplained).
     unexplained: bool = True
     unexplained_above_bpm: float = 110.0
     still_std_g: float = 0.02
     unexplained_hold_s: float = 30.0
+    unexplained_settle_s: float = 300.0
 
 
 @dataclass
@@ -321,6 +324,11 @@ def validate(config: Config) -> Config:
     _positive(hr.unexplained_above_bpm, "detectors.heart_rate.unexplained_above_bpm")
     _positive(hr.still_std_g, "detectors.heart_rate.still_std_g")
     _positive(hr.unexplained_hold_s, "detectors.heart_rate.unexplained_hold_s")
+    if not (math.isfinite(hr.unexplained_settle_s) and hr.unexplained_settle_s >= 0):
+        raise ConfigError(
+            f"must be 0 or more seconds, got {hr.unexplained_settle_s}",
+            key="detectors.heart_rate.unexplained_settle_s",
+        )
     iio = config.source.iio
     devices = [iio.device] if isinstance(iio.device, str) else iio.device
     if not devices:

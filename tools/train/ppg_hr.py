@@ -45,6 +45,7 @@ THRESHOLDS = {
     "rest_max_bpm": 110.0,
     "hysteresis_bpm": 10.0,
     "hold_s": 30.0,
+    "settle_s": 300.0,
     "min_confidence": 0.2,
 }
 
@@ -219,8 +220,9 @@ at 64 rates (30–219 BPM, 3 BPM apart) and gives a likelihood per rate; the run
 tracker (`fedwear.infer.heart.HeartRateTracker`) prefers rates near the last one.
 `fedwear.detect.heart.PpgHeartRateDetector` also reports a heart rate the wearer's motion
 does not explain: above {THRESHOLDS["rest_max_bpm"]} BPM while |acc| varies by at most
-{THRESHOLDS["still_std_g"]} g, held for {THRESHOLDS["hold_s"]} s (a rule on the model's
-output; its constants are in this card).
+{THRESHOLDS["still_std_g"]} g, held for {THRESHOLDS["hold_s"]} s, once the wrist has not been
+active (moving for most of a minute) for {THRESHOLDS["settle_s"]} s (a rule on the model's
+output, `fedwear.detect.unexplained`; its constants are in this card).
 
 ## Data and split
 PhysioNet "Wrist PPG During Exercise" (Jarchi & Casson 2017): 10 recordings of subjects

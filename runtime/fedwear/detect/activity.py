@@ -30,10 +30,15 @@ class HeartRateActivityDetector(Detector):
     streams = frozenset({"hr", "imu"})
 
     def __init__(
-        self, still_std_g: float, rest_max_bpm: float, hysteresis_bpm: float, hold_s: float
+        self,
+        still_std_g: float,
+        rest_max_bpm: float,
+        hysteresis_bpm: float,
+        hold_s: float,
+        settle_s: float,
     ) -> None:
         self.rule = UnexplainedHeartRate(
-            self.name, still_std_g, rest_max_bpm, hysteresis_bpm, hold_s
+            self.name, still_std_g, rest_max_bpm, hysteresis_bpm, hold_s, settle_s
         )
         self.reset()
 

@@ -29,6 +29,7 @@ class PpgHeartRateDetector(Detector):
             card.number("thresholds", "rest_max_bpm"),
             card.number("thresholds", "hysteresis_bpm"),
             card.number("thresholds", "hold_s"),
+            card.number("thresholds", "settle_s"),
         )
         self.min_confidence = card.number("thresholds", "min_confidence")
         self.estimates: list[tuple[int, float, float]] = []  # (t_ns, bpm, confidence)
@@ -54,6 +55,6 @@ class PpgHeartRateDetector(Detector):
     def _unexplained(
         self, t_ns: int, bpm: float, confidence: float, moving_g: float, stream: str
     ) -> list[Event]:
-        if confidence < self.min_confidence:
-            return []
-        return self.rule.update(t_ns, bpm, moving_g, stream, {"confidence": round(confidence, 3)})
+        sure = confidence >= self.min_confidence
+        extra = {"confidence": round(confidence, 3)}
+        return self.rule.update(t_ns, bpm if sure else None, moving_g, stream, extra)

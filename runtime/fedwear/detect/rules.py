@@ -231,7 +231,11 @@ def build_rule_detectors(config: Config, streams: Collection[str]) -> list[Detec
     if hr.enabled and hr.unexplained and HeartRateActivityDetector.streams <= set(streams):
         out.append(
             HeartRateActivityDetector(
-                hr.still_std_g, hr.unexplained_above_bpm, hr.hysteresis_bpm, hr.unexplained_hold_s
+                hr.still_std_g,
+                hr.unexplained_above_bpm,
+                hr.hysteresis_bpm,
+                hr.unexplained_hold_s,
+                hr.unexplained_settle_s,
             )
         )
     return out
