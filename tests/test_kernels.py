@@ -10,8 +10,8 @@ To pin the runtime this venv has (again, after a model changes): ``python tests/
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,18 +21,13 @@ import pytest
 
 from fedwear.errors import ModelError
 from fedwear.infer.card import models_dir
-from fedwear.infer.engine import KERNELS_ENV, interpreter_class, load_model
+from fedwear.infer.engine import KERNELS_ENV, load_model, runtime_release
 
 PINNED = Path(__file__).parent / "data" / "reference_kernel_outputs.json"
 NAMES = ("fall", "beats", "ppg_hr", "normal")
 # Wider and wider windows of noise: at 1 the fall model says "no fall" to all of them,
 # wider ones reach its other outputs.
 SPREADS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-
-
-def runtime_release() -> str:
-    module = interpreter_class().__module__.split(".")[0]
-    return f"{module} {importlib.metadata.version(module.replace('_', '-'))}"
 
 
 def pinned_outputs() -> dict[str, Any]:
@@ -80,6 +75,23 @@ def test_a_kernel_choice_it_does_not_know_is_refused(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(KERNELS_ENV, "xnnpack")
     with pytest.raises(ModelError, match=r"FEDWEAR_TFLITE_KERNELS='xnnpack': expected one of"):
         load_model(models_dir() / "beats.json")
+
+
+def test_a_model_says_which_kernels_run_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`fedwear run` logs them: XNNPACK where the runtime applied it (ai-edge-litert does
+    to int8 graphs, tflite-runtime 2.14 does not; neither where it cannot start), and the
+    reference kernels when asked for."""
+    from fedwear.detect.models import build_model_detectors
+
+    monkeypatch.setenv(KERNELS_ENV, "reference")
+    assert load_model(models_dir() / "beats.json").kernels == "reference"
+    monkeypatch.setenv(KERNELS_ENV, "default")
+    assert load_model(models_dir() / "beats.json").kernels in ("xnnpack", "tflite")
+    caplog.set_level(logging.INFO, logger="fedwear.detect.models")
+    build_model_detectors(["fall", "beats"], "", {"imu": 100.0, "ecg": 250.0})
+    assert f"models on {runtime_release()}: fall, beats (" in caplog.text
 
 
 if __name__ == "__main__":

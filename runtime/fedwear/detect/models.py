@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, ModelError
 from ..infer.card import models_dir
-from ..infer.engine import QuantizedModel, load_model
+from ..infer.engine import QuantizedModel, load_model, runtime_release
 from .base import Detector
 from .wrist import WristEstimator
 
@@ -30,12 +30,17 @@ def load_detector(
     rates: Mapping[str, float],
     directory: Path,
     shared: dict[str, WristEstimator] | None = None,
+    loaded: list[QuantizedModel] | None = None,
 ) -> Detector:
     """One model detector, its model (and card) loaded and checked. Detectors built with
-    the same ``shared`` dict share one wrist heart-rate stage (ppg_hr and normal)."""
+    the same ``shared`` dict share one wrist heart-rate stage (ppg_hr and normal); each
+    model loaded is appended to ``loaded``."""
 
     def model(card: str) -> QuantizedModel:
-        return load_model(directory / f"{card}.json")
+        m = load_model(directory / f"{card}.json")
+        if loaded is not None:
+            loaded.append(m)
+        return m
 
     def wrist() -> WristEstimator:
         stages = {} if shared is None else shared
@@ -78,15 +83,25 @@ def build_model_detectors(
     """
     directory = models_dir(configured_dir)
     shared: dict[str, WristEstimator] = {}
+    loaded: list[QuantizedModel] = []
     out = []
     for name in enabled:
         needs = MODEL_DETECTORS.get(name)
         if needs is not None and not needs <= rates.keys():
             continue
         try:
-            out.append(load_detector(name, rates, directory, shared))
+            out.append(load_detector(name, rates, directory, shared, loaded))
         except ModelError as exc:
             if on_error != "skip":
                 raise
             log.error("detector %s disabled: %s", name, exc)
+    if loaded:  # the kernels decide speed, and the last int8 step of a score
+        by_kernels: dict[str, list[str]] = {}
+        for m in loaded:
+            by_kernels.setdefault(m.kernels, []).append(m.card.name)
+        log.info(
+            "models on %s: %s",
+            runtime_release(),
+            "; ".join(f"{', '.join(names)} ({k} kernels)" for k, names in by_kernels.items()),
+        )
     return out

@@ -15,13 +15,16 @@ __all__ = [
     "QuantizedModel",
     "interpreter_class",
     "kernels",
+    "kernels_in_use",
     "load_model",
     "new_interpreter",
+    "runtime_release",
 ]
 
 import contextlib
 import hashlib
 import importlib
+import importlib.metadata
 import math
 import os
 import sys
@@ -81,6 +84,28 @@ def interpreter_class() -> Any:
         f"no TFLite runtime: pip install {' or '.join(_pip_name(m) for m in modules)}",
         code="no-runtime",
     )
+
+
+def runtime_release() -> str:
+    """The TFLite runtime the engine loads, with its version: ``ai_edge_litert 2.3.0``."""
+    module = interpreter_class().__module__.split(".")[0]
+    try:
+        return f"{module} {importlib.metadata.version(_pip_name(module))}"
+    except importlib.metadata.PackageNotFoundError:  # built into the image without metadata
+        return module
+
+
+def kernels_in_use(interpreter: Any) -> str:
+    """``xnnpack`` where the XNNPACK delegate took the graph (the runtime's default, which
+    silently does without it where it cannot start, e.g. with no /sys/devices/system/cpu
+    to read), ``reference`` or ``tflite`` (TFLite's optimized kernels) otherwise."""
+    try:
+        nodes = interpreter._get_ops_details()  # the execution plan, delegate nodes included
+    except Exception:  # a private method: a runtime without it cannot tell
+        return "unknown"
+    if any(node.get("op_name") == "DELEGATE" for node in nodes):
+        return "xnnpack"
+    return "reference" if os.environ.get(KERNELS_ENV, "").strip() == "reference" else "tflite"
 
 
 def new_interpreter(content: bytes, num_threads: int | None = 1) -> Any:
@@ -162,6 +187,7 @@ class QuantizedModel:
             with _native_stderr_quiet():
                 self._interp = new_interpreter(content)
                 self._interp.allocate_tensors()
+            self.kernels = kernels_in_use(self._interp)
         except ModelError:
             raise
         except Exception as exc:  # the runtimes raise bare ValueError/RuntimeError
