@@ -11,7 +11,6 @@ To pin the runtime this venv has (again, after a model changes): ``python tests/
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import pytest
 
 from fedwear.errors import ModelError
 from fedwear.infer.card import models_dir
-from fedwear.infer.engine import KERNELS_ENV, load_model, runtime_release
+from fedwear.infer.engine import KERNELS_ENV, QuantizedModel, load_model, runtime_release
 
 PINNED = Path(__file__).parent / "data" / "reference_kernel_outputs.json"
 NAMES = ("fall", "beats", "ppg_hr", "normal")
@@ -77,21 +76,20 @@ def test_a_kernel_choice_it_does_not_know_is_refused(monkeypatch: pytest.MonkeyP
         load_model(models_dir() / "beats.json")
 
 
-def test_a_model_says_which_kernels_run_it(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """`fedwear run` logs them: XNNPACK where the runtime applied it (ai-edge-litert does
-    to int8 graphs, tflite-runtime 2.14 does not; neither where it cannot start), and the
-    reference kernels when asked for."""
-    from fedwear.detect.models import build_model_detectors
+def test_a_model_says_which_kernels_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fedwear run` logs them once running: XNNPACK where the runtime applied it
+    (ai-edge-litert does to int8 graphs, tflite-runtime 2.14 does not; neither where it
+    cannot start), and the reference kernels when asked for."""
+    from fedwear.detect.models import build_model_detectors, describe_kernels
 
     monkeypatch.setenv(KERNELS_ENV, "reference")
-    assert load_model(models_dir() / "beats.json").kernels == "reference"
+    loaded: list[QuantizedModel] = []
+    build_model_detectors(["fall", "beats"], "", {"imu": 100.0, "ecg": 250.0}, "exit", loaded)
+    assert describe_kernels(loaded) == (
+        f"models on {runtime_release()}: fall, beats (reference kernels)"
+    )
     monkeypatch.setenv(KERNELS_ENV, "default")
     assert load_model(models_dir() / "beats.json").kernels in ("xnnpack", "tflite")
-    caplog.set_level(logging.INFO, logger="fedwear.detect.models")
-    build_model_detectors(["fall", "beats"], "", {"imu": 100.0, "ecg": 250.0})
-    assert f"models on {runtime_release()}: fall, beats (" in caplog.text
 
 
 if __name__ == "__main__":

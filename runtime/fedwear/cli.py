@@ -12,11 +12,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import ExitCode, FedwearError
 from .service import JournalFormatter, Notifier, under_journal
+
+if TYPE_CHECKING:
+    from .infer.engine import QuantizedModel
 
 log = logging.getLogger("fedwear")
 
@@ -233,7 +236,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .config import load_config
     from .detect import build_rule_detectors
-    from .detect.models import build_model_detectors
+    from .detect.models import build_model_detectors, describe_kernels
     from .events import EventLog, JsonLinesSink
     from .ingest import open_source
     from .pipeline import RunSummary, run_pipeline
@@ -247,9 +250,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     source = open_source(config)
     rates = {name: spec.rate_hz for name, spec in source.streams().items()}
     models = config.detectors.models
+    loaded: list[QuantizedModel] = []
     try:
         detectors = build_rule_detectors(config, rates) + build_model_detectors(
-            models.enabled, models.dir, rates, models.on_error
+            models.enabled, models.dir, rates, models.on_error, loaded
         )
     except BaseException:
         source.close()
@@ -266,6 +270,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     def ready() -> None:
         notifier.ready(f"reading {config.source.kind}")
         log.info("running: source %s, events to %s", config.source.kind, config.event_log_path())
+        if loaded:
+            log.info("%s", describe_kernels(loaded))
 
     def progress(fraction: float, s: RunSummary) -> None:
         bar.update(fraction, f"{s.events} events")

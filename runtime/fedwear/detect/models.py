@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MODEL_DETECTORS", "build_model_detectors", "load_detector"]
+__all__ = ["MODEL_DETECTORS", "build_model_detectors", "describe_kernels", "load_detector"]
 
 import logging
 from collections.abc import Mapping
@@ -75,15 +75,16 @@ def build_model_detectors(
     configured_dir: str,
     rates: Mapping[str, float],
     on_error: str = "exit",
+    loaded: list[QuantizedModel] | None = None,
 ) -> list[Detector]:
-    """The enabled detectors whose streams are all present in ``rates``.
+    """The enabled detectors whose streams are all present in ``rates``; their models are
+    appended to ``loaded``.
 
     With ``on_error="skip"`` a detector whose model cannot be used is left out, with one
     error line naming the file, and the others still run.
     """
     directory = models_dir(configured_dir)
     shared: dict[str, WristEstimator] = {}
-    loaded: list[QuantizedModel] = []
     out = []
     for name in enabled:
         needs = MODEL_DETECTORS.get(name)
@@ -95,13 +96,14 @@ def build_model_detectors(
             if on_error != "skip":
                 raise
             log.error("detector %s disabled: %s", name, exc)
-    if loaded:  # the kernels decide speed, and the last int8 step of a score
-        by_kernels: dict[str, list[str]] = {}
-        for m in loaded:
-            by_kernels.setdefault(m.kernels, []).append(m.card.name)
-        log.info(
-            "models on %s: %s",
-            runtime_release(),
-            "; ".join(f"{', '.join(names)} ({k} kernels)" for k, names in by_kernels.items()),
-        )
     return out
+
+
+def describe_kernels(loaded: list[QuantizedModel]) -> str:
+    """Which kernels run which models, and on which runtime: the runtime chooses silently,
+    and the kernels decide the speed and the last int8 step of a score."""
+    by_kernels: dict[str, list[str]] = {}
+    for m in loaded:
+        by_kernels.setdefault(m.kernels, []).append(m.card.name)
+    models = "; ".join(f"{', '.join(names)} ({k} kernels)" for k, names in by_kernels.items())
+    return f"models on {runtime_release()}: {models}"
