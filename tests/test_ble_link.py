@@ -472,3 +472,51 @@ def test_a_controller_that_never_answers_turns_bluetooth_off(
     assert uplink.error == "TimeoutError"
     warnings = [r.getMessage() for r in caplog.records if r.name == "fedwear.ble"]
     assert len(warnings) == 1 and warnings[0].startswith("Bluetooth off: TimeoutError"), warnings
+
+
+class _Central:
+    att_mtu = 23  # 20-byte fragments: a message of several
+    peer_address = OWNER
+
+
+def _send_once(uplink: EventUplink, leave_after: int | None) -> list[bytes]:
+    """The uplink's sending loop against a stand-in for bumble's indicate, which, as
+    bumble's does, returns quietly without sending to a central no longer subscribed.
+    The central confirms fragments until ``leave_after`` of them, then leaves, its
+    disconnection handled before the loop goes on (as a CI run saw bumble do)."""
+    central = _Central()
+    subscribed = {central}
+    sent: list[bytes] = []
+
+    class Bumble:
+        async def indicate_subscriber(self, connection: Any, characteristic: Any, part: bytes):
+            if connection not in subscribed:
+                return  # "not indicating, no subscribers"
+            sent.append(part)
+            if leave_after is not None and len(sent) == leave_after:
+                subscribed.discard(connection)
+                asyncio.get_running_loop().call_soon(uplink._on_disconnection, connection, 0x13)
+                await asyncio.sleep(0)
+
+    async def main() -> None:
+        uplink._wake = asyncio.Event()
+        uplink._subscribers = {central}  # type: ignore[arg-type]
+        uplink._pending.clear()
+        uplink._push((1, b"e" * 50))
+        uplink._wake.set()
+        sender = asyncio.create_task(uplink._send(Bumble(), None))  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        sender.cancel()
+
+    asyncio.run(main())
+    return sent
+
+
+def test_an_event_is_confirmed_only_when_every_fragment_reached_the_central() -> None:
+    uplink = EventUplink("serial:/nonexistent")  # never started: only its sending loop runs
+    assert len(_send_once(uplink, leave_after=1)) == 1  # left after the first of three
+    assert uplink.sent == 0 and list(uplink._pending) == [(1, b"e" * 50)]  # for the next one
+    # Confirmed in full, then gone (a listener that stops once it has what it wanted):
+    # delivered, not sent again to the next central.
+    assert len(_send_once(uplink, leave_after=3)) == 3
+    assert uplink.sent == 1 and not uplink._pending

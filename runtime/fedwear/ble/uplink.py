@@ -364,10 +364,15 @@ class EventUplink:
                 for connection in list(self._subscribers):
                     try:
                         for part in fragment(message, connection.att_mtu - 3):
-                            await asyncio.wait_for(
-                                device.indicate_subscriber(connection, characteristic, part),
-                                _CONFIRM_TIMEOUT_S,
-                            )
+                            # bumble returns quietly, sending nothing, to a central that
+                            # has left or unsubscribed: no confirmation, though it looks
+                            # like one. So look first, and await bumble with no task in
+                            # between (asyncio.timeout, not wait_for): it checks the
+                            # subscription in the same step, before it sends.
+                            if connection not in self._subscribers:
+                                raise ConnectionError("the central left before confirming")
+                            async with asyncio.timeout(_CONFIRM_TIMEOUT_S):
+                                await device.indicate_subscriber(connection, characteristic, part)
                         delivered = True
                         log.debug("BLE: event %d confirmed by %s", seq, connection.peer_address)
                     except (TimeoutError, ConnectionError, OSError) as exc:
