@@ -105,21 +105,26 @@ def kernels_in_use(interpreter: Any) -> str:
         return "unknown"
     if any(node.get("op_name") == "DELEGATE" for node in nodes):
         return "xnnpack"
-    return "reference" if os.environ.get(KERNELS_ENV, "").strip() == "reference" else "tflite"
+    return "reference" if _kernels_asked_for() == "reference" else "tflite"
+
+
+def _kernels_asked_for() -> str:
+    """``$FEDWEAR_TFLITE_KERNELS`` checked: ``default`` (unset too) or ``reference``."""
+    wanted = os.environ.get(KERNELS_ENV, "").strip() or "default"
+    if wanted not in _KERNELS:
+        raise ModelError(
+            f"${KERNELS_ENV}={wanted!r}: expected one of {', '.join(_KERNELS)}", code="no-runtime"
+        )
+    return wanted
 
 
 def new_interpreter(content: bytes, num_threads: int | None = 1) -> Any:
     """An interpreter for `content`, from `interpreter_class`, with the kernels that
     ``$FEDWEAR_TFLITE_KERNELS`` names (``default``, unset: the runtime's own choice;
     ``reference``: TFLite's reference kernels, the same outputs on every machine)."""
-    wanted = os.environ.get(KERNELS_ENV, "").strip() or "default"
-    if wanted not in _KERNELS:
-        raise ModelError(
-            f"${KERNELS_ENV}={wanted!r}: expected one of {', '.join(_KERNELS)}", code="no-runtime"
-        )
+    resolver = _KERNELS[_kernels_asked_for()]
     cls = interpreter_class()
     options: dict[str, Any] = {"model_content": content, "num_threads": num_threads}
-    resolver = _KERNELS[wanted]
     if resolver is not None:
         resolver_type = importlib.import_module(cls.__module__).OpResolverType
         options["experimental_op_resolver_type"] = getattr(resolver_type, resolver)
