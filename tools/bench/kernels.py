@@ -12,13 +12,12 @@ Usage: python tools/bench/kernels.py [--repeats N] [--windows N]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 from fedwear.infer.card import models_dir
 from fedwear.infer.engine import QuantizedModel, kernels, load_model
+from models import latency_us  # tools/bench/models.py: the same timing loop
 
 NAMES = ("fall", "beats", "ppg_hr", "normal")
 
@@ -26,16 +25,6 @@ NAMES = ("fall", "beats", "ppg_hr", "normal")
 def load_with(choice: str, name: str) -> QuantizedModel:
     with kernels(choice):
         return load_model(models_dir() / f"{name}.json")
-
-
-def latency_us(model: QuantizedModel, xs: np.ndarray, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for x in xs:
-            model.run(x)
-        times.append((time.perf_counter() - start) / len(xs))
-    return statistics.median(times) * 1e6
 
 
 def steps(model: QuantizedModel, xs: np.ndarray) -> np.ndarray:
@@ -59,8 +48,8 @@ def main() -> None:
         shape = default.card.inputs[0].shape
         spread = rng.uniform(0.5, 8, args.windows).reshape(-1, *[1] * len(shape))
         xs = (rng.normal(size=(args.windows, *shape)) * spread).astype(np.float32)
-        t_default = latency_us(default, xs, args.repeats)
-        t_reference = latency_us(reference, xs, args.repeats)
+        t_default = latency_us(default.run, xs, args.repeats)
+        t_reference = latency_us(reference.run, xs, args.repeats)
         diff = np.abs(steps(default, xs) - steps(reference, xs))
         print(
             f"| {name} | {t_default:.1f} | {t_reference:.1f} | {t_reference / t_default:.2f}× "

@@ -388,11 +388,11 @@ def byte_compile(rootfs: Path) -> None:
     """The guest's standard library and fedwear as .pyc files, as a Yocto image ships its
     Python. The root tree comes from Debian packages whose postinst (py3compile) never ran
     here, and the guest runs with PYTHONDONTWRITEBYTECODE, so every Python process
-    compiled all it imported, emulated: 1.5 s of each `fedwear --version` under
-    qemu-aarch64 (0.7 s with these files), and the device tests start dozens of
-    processes. The pip-installed packages have theirs from pip. Hash-based and unchecked,
-    so the files' times do not matter; the same bytecode as the guest's own 3.11 would
-    write, hence only from a 3.11 here."""
+    compiled the standard library and fedwear modules it imported, emulated: 1.5 s of
+    each `fedwear --version` under qemu-aarch64 (0.7 s with these files), and the device
+    tests start dozens of processes. The pip-installed packages have theirs from pip.
+    Hash-based and unchecked, so the files' times do not matter; the same bytecode as the
+    guest's own 3.11 would write, hence only from a 3.11 here."""
     if sys.version_info[:2] != GUEST_PYTHON:
         print(f"qemu harness: Python {sys.version.split()[0]} here, not the guest's 3.11: "
               "the guest compiles its modules itself (slower)")  # fmt: skip
