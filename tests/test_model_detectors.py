@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fedwear.config import Config
-from fedwear.detect.base import Window
+from fedwear.detect.base import Event, Window
 from fedwear.detect.beats import beat_class
 from fedwear.detect.fall import FallDetector
 from fedwear.detect.models import build_model_detectors, load_detector
@@ -195,7 +195,13 @@ def test_frequent_ventricular_ectopy_is_not_taken_for_fibrillation() -> None:
     compensatory pause, and a narrow premature S beat now and then: as uneven as
     fibrillation over every interval (that check holds), but without the intervals next
     to beats V by shape it is regular, so the rhythm is not judged fibrillating: no
-    event, and the S beats stay S."""
+    event, and every beat gets the label it gets where no verdict of fibrillation is
+    ever given (a verdict would take the S beats' RR features away and call them N).
+
+    The check leaves out the intervals next to beats the networks call V by shape alone
+    (RR features on time), so it rests on that call too: networks rebuilt in session 33
+    called none of these 72 V beats V by shape, and the rhythm was judged fibrillating
+    from 2 minutes on (docs/models.md, "Beats: pauses")."""
     rng = np.random.default_rng(0)
     sinus, ventricular, supra, at = [], [], [], 0.5
     for k in range(300):
@@ -211,19 +217,36 @@ def test_frequent_ventricular_ectopy_is_not_taken_for_fibrillation() -> None:
         at += rr
     t, x = _ecg_at(np.array(sinus), at + 1.0)
     wide = _ecg_at(np.array(ventricular), at + 1.0, width_s=0.04)[1]
-    det = detector("beats")
-    det.record_beats = True
-    events, held = [], 0
-    for i in range(0, len(t), 250):
-        window = _window("ecg", t[i : i + 250], x[i : i + 250] - 1.5 * wide[i : i + 250], 250.0)
-        events += det.on_window(window)
-        held += det.fibrillation.every.active
-    v_labels, _ = _labels_from(det, 0.0, ventricular)
-    s_labels, _ = _labels_from(det, 0.0, supra)
-    assert v_labels.count("V") >= 0.95 * len(ventricular)
-    assert len(supra) > 10 and s_labels.count("S") >= 0.8 * len(supra)
+
+    def run(verdict: bool | None) -> tuple[list[Event], int, list[str], list[str]]:
+        """``verdict`` None: the detector's own; True or False: always that one."""
+        det = detector("beats")
+        det.record_beats = True
+        if verdict is not None:
+            judge = det.fibrillation.judge
+
+            def forced(t_s: float) -> bool:
+                judge(t_s)  # the checks still see every beat
+                return verdict
+
+            det.fibrillation.judge = forced  # type: ignore[method-assign]
+        events, held = [], 0
+        for i in range(0, len(t), 250):
+            window = _window("ecg", t[i : i + 250], x[i : i + 250] - 1.5 * wide[i : i + 250], 250.0)
+            events += det.on_window(window)
+            held += det.fibrillation.every.active
+        v_labels, _ = _labels_from(det, 0.0, ventricular)
+        s_labels, _ = _labels_from(det, 0.0, supra)
+        return events, held, v_labels, s_labels
+
+    events, held, v_labels, s_labels = run(None)
+    _, _, v_never, s_never = run(False)
+    _, _, _, s_always = run(True)
     assert held > 10  # seconds during which every interval looked like fibrillation
     assert not [e for e in events if e.kind == "irregular_rhythm"]
+    assert v_labels.count("V") >= 0.95 * len(ventricular)
+    assert len(supra) > 10 and (v_labels, s_labels) == (v_never, s_never)
+    assert s_never.count("S") > 0 and s_always.count("S") == 0
 
 
 def _ventricular_every_third_beat() -> tuple[np.ndarray, np.ndarray, list[float]]:
