@@ -182,6 +182,10 @@ ExecStartPre=/sbin/modprobe -a uhid hid_sensor_hub hid_sensor_accel_3d hid_senso
 ExecStart=/usr/bin/python3 /opt/fedwear/tests/uhid_sensor_hub.py --rate 50
 # the devices' udev rules (70-fedwear-iio.rules among them) have run before READY counts
 ExecStartPost=/bin/udevadm settle
+# emulated, on a host busy with CI's other passes, systemd's default 90 s to start (module
+# loads, Python, the hub, udev) may not be enough: in one CI run (session 33) the hub did
+# not come up and fedwear-iio.service failed on the dependency alone
+TimeoutStartSec=5min
 """
 IIO_DROPIN = """[Unit]
 Requires=fedwear-qemu-hub.service

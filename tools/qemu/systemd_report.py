@@ -22,6 +22,7 @@ from typing import Any
 
 UNIT = "fedwear.service"
 IIO_UNIT = "fedwear-iio.service"
+HUB_UNIT = "fedwear-qemu-hub.service"  # the HID sensor hub fedwear-iio.service requires
 PROPERTIES = (
     "ActiveState",
     "SubState",
@@ -185,7 +186,14 @@ def iio_checks() -> dict[str, Any]:
             "files": files,
         }
     messages = [str(e.get("MESSAGE", "")) for e in journal(IIO_UNIT)]
+    hub = show(HUB_UNIT)
     return {
+        # where the hub never came up, fedwear-iio.service only says "Dependency failed"
+        "hub": {
+            "result": hub.get("Result"),
+            "active": hub.get("ActiveState"),
+            "journal_tail": [str(e.get("MESSAGE", ""))[:200] for e in journal(HUB_UNIT)[-5:]],
+        },
         "start": started.returncode,
         "result": done.get("Result"),
         "exit_status": done.get("ExecMainStatus"),
