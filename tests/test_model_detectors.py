@@ -223,11 +223,11 @@ def test_frequent_ventricular_ectopy_is_not_taken_for_fibrillation() -> None:
         det = detector("beats")
         det.record_beats = True
         if verdict is not None:
-            judge = det.fibrillation.judge
+            judge, answer = det.fibrillation.judge, verdict
 
             def forced(t_s: float) -> bool:
                 judge(t_s)  # the checks still see every beat
-                return verdict
+                return answer
 
             det.fibrillation.judge = forced  # type: ignore[method-assign]
         events, held = [], 0
