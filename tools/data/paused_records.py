@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fedwear.ingest.recordings import AAMI_OF_SYMBOL, BEAT_SYMBOLS
+
 EVERY = 40
 PAUSE_S = 3.0
-BEAT_SYMBOLS = list("NLRejAaJSVEF/fQ")
-NORMAL = list("NLRej")  # AAMI class N
+NORMAL = [symbol for symbol, aami in AAMI_OF_SYMBOL.items() if aami == "N"]
 
 
 def paused(
@@ -35,7 +36,7 @@ def paused(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(signal, annotation samples, symbols, pauses) with the pauses put in."""
     signal = signal.copy()
-    beats = np.flatnonzero(np.isin(symbols, BEAT_SYMBOLS))
+    beats = np.flatnonzero(np.isin(symbols, sorted(BEAT_SYMBOLS)))
     dropped: set[int] = set()
     flat_after: set[int] = set()
     for k in range(EVERY, len(beats) - 3, EVERY):
