@@ -62,6 +62,19 @@ def test_premature_beats_stay_out_of_the_normal_template() -> None:
     assert beats[0].features.shape == (SEGMENT_SIZE + RR_FEATURES,)
 
 
+def test_own_fit_tells_a_beat_of_another_shape_whenever_it_comes() -> None:
+    """Each beat's own correlation with the template: high for the normal beats, low for
+    the wide inverted ones, which the fibrillation check then takes for V by shape."""
+    t, x, _ = bigeminy(60.0)
+    beats = beats_of(t, x)
+    wide = np.array([np.abs(b.shape.min()) > b.shape.max() for b in beats])
+    fits = np.array([b.own_fit for b in beats])
+    assert beats[0].own_fit == 1.0  # the first beat is its own template
+    assert wide[5:].sum() > 20 and (~wide[5:]).sum() > 20
+    assert fits[5:][~wide[5:]].min() > 0.95
+    assert fits[5:][wide[5:]].max() < 0.0
+
+
 def test_quality_is_high_on_clean_beats_and_low_when_noise_shapes_them() -> None:
     t, x, _ = bigeminy(60.0)
     clean = beats_of(t, x)

@@ -153,6 +153,7 @@ def test_false_ventricular_counts_v_beats_and_each_run_once() -> None:
         "x": np.zeros((n, beats.BEAT_INPUT_SIZE), np.float32),
         "shape": rng.normal(size=(n, beats.SEGMENT_SIZE)),  # unlike each other: no families
         "q": np.full(n, 0.95),
+        "own_fit": np.full(n, 0.95),
         "det_s": 0.8 * np.arange(n),
     }
     probs = np.array([[0.05, 0.05, 0.9] if c == "V" else [0.9, 0.05, 0.05] for c in pattern])

@@ -30,7 +30,11 @@ makes the intervals as uneven, but the atria still beat in order, and its S beat
 what the detector is for.
 "V by shape" is what the model says of the beat given an on-time beat's RR features,
 not the beat's class, which depends on this check: in fibrillation the RR features make
-many beats V, and leaving those out left intervals regular enough to end the check.
+many beats V, and leaving those out left intervals regular enough to end the check. A
+beat whose own correlation with the wearer's template is under
+``ventricular_shape_max_fit`` is V by shape too, whatever the model says: networks
+rebuilt from other seeds called none of a wide synthetic V beat V by shape, and frequent
+ventricular ectopy was then judged fibrillation (docs/models.md, "Beats: V by shape").
 
 Beats whose recent on-time neighbours no longer match the wearer's template (motion or
 electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable, as AAMI
@@ -48,7 +52,7 @@ such family, so it stays Q.
 
 from __future__ import annotations
 
-__all__ = ["BeatDetector", "NoiseRules", "beat_class"]
+__all__ = ["BeatDetector", "NoiseRules", "beat_class", "ventricular_by_shape"]
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +96,14 @@ def beat_class(
         k = max((i for i in range(len(probs)) if i != v), key=lambda i: float(probs[i]))
     cls = classes[k]
     return "N" if cls == "S" and fibrillating else cls
+
+
+def ventricular_by_shape(on_time: np.ndarray, own_fit: float, v: int, max_fit: float) -> bool:
+    """Whether the fibrillation check leaves out a beat's intervals as V by shape (the
+    module says why): the model's most likely class given an on-time beat's RR features
+    (``on_time``) is V, or the beat correlates with its template under ``max_fit``. The
+    training tool scores with this too."""
+    return int(np.argmax(on_time)) == v or own_fit < max_fit
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,7 @@ class BeatDetector(Detector):
             ) from None
         self.fibrillation_without_v = FibrillationCheck(*thresholds)
         self._on_time = np.zeros(BEAT_INPUT_SIZE, np.float32)  # the shape, RR ratios of 1
+        self.ventricular_shape_max_fit = card.number("thresholds", "ventricular_shape_max_fit")
         self.min_quality = card.number("thresholds", "min_template_fit")
         self.families = BeatFamilies(
             SEGMENT_SIZE,
@@ -247,7 +260,9 @@ class BeatDetector(Detector):
         fibrillating = self.fibrillation.judge(beat.t_ns / 1e9)
         self._on_time[:SEGMENT_SIZE] = beat.features[:SEGMENT_SIZE]
         by_shape = self.model.run(self._on_time)[0].reshape(-1)
-        ventricular_shape = int(np.argmax(by_shape)) == self._v  # before the buffer is reused
+        ventricular_shape = ventricular_by_shape(  # before the buffer is reused
+            by_shape, beat.own_fit, self._v, self.ventricular_shape_max_fit
+        )
         raw = by_shape if fibrillating else self.model.run(beat.features)[0].reshape(-1)
         probs = self.families.blend(beat.shape, raw, self._v)
         v_needs = self.noise.v_needs(beat.quality)

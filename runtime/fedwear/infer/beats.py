@@ -60,6 +60,10 @@ class Beat:
     # mean RR) match their template (median correlation, 0 until FIT_BEATS of them): low
     # when noise, not the heart, shapes the ECG.
     quality: float
+    # How well this beat itself matches the template (correlation; 1 for the first beat,
+    # which is its own template): low for a beat of another shape, such as a wide V beat,
+    # whatever its timing and whatever a network makes of it.
+    own_fit: float
 
 
 class BeatTracker:
@@ -140,16 +144,17 @@ class BeatTracker:
             shape = np.clip(p_seg / scale, -3, 3)
             recent = self._recent[: min(self._recent_count, TEMPLATE_BEATS)]
             template = np.median(recent if len(recent) else shape[None], axis=0).astype(np.float32)
+            own_fit = correlation(shape, template) if self._recent_count else 1.0
             if pre >= PREMATURE * local or self._recent_count == 0:
                 if self._recent_count and pre >= PREMATURE * self._rr_long:
-                    self._fit.append(correlation(shape, template))
+                    self._fit.append(own_fit)
                 self._recent[self._recent_count % TEMPLATE_BEATS] = shape
                 self._recent_count += 1
             quality = float(np.median(self._fit)) if len(self._fit) >= FIT_BEATS else 0.0
             features = np.concatenate(
                 (np.clip(shape - template, -3, 3), np.clip((rr - 1.0) * RR_GAIN, -3, 3))
             )
-            done = Beat(p_index, p_t, features.astype(np.float32), shape, quality)
+            done = Beat(p_index, p_t, features.astype(np.float32), shape, quality, own_fit)
             self._rr.append(post)
             pre_next = post
         else:
