@@ -116,3 +116,24 @@ def test_a_stream_that_starts_on_a_premature_beat_still_measures_rr_against_the_
     on_time = pre_over_long[3:15]  # normal beats from the third on
     assert len(on_time) == 12
     assert np.all(np.abs(on_time - 1.0) < 0.05), on_time
+
+
+def test_a_pause_does_not_make_the_beats_after_it_look_premature() -> None:
+    """Sinus rhythm at 0.8 s with a 3.2 s pause (a sinus arrest, or beats missed) after
+    every 20th beat: the on-time beats look less than 8 % early against both yardsticks,
+    the local and the long-run mean RR (the pause enters them as 1.75 long-run means).
+    Taken whole, the pause made them look up to 23 % early (local) and 12 % (long-run),
+    and prematurity is what marks an S beat."""
+    times, at = [], 0.5
+    for k in range(200):
+        times.append(at)
+        at += 3.2 if k % 20 == 19 else 0.8
+    t, x = trace([(s, False) for s in times], at + 1.0)
+    beats = beats_of(t, x)
+    rr = np.array([b.features[SEGMENT_SIZE:] for b in beats]) / 2.0 + 1.0  # RR_GAIN
+    pre = np.round(np.diff([b.t_ns for b in beats], prepend=0) / 1e9, 2)
+    on_time = (pre == 0.8)[40:]  # past the long-run mean's first 16 intervals
+    pre_long, pre_local = rr[40:, 0][on_time], rr[40:, 3][on_time]
+    assert on_time.sum() > 100
+    assert np.abs(pre_long - 1.0).max() < 0.08
+    assert np.abs(pre_local - 1.0).max() < 0.08

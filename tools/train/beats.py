@@ -38,7 +38,14 @@ from fedwear.detect.beats import HELD_BEATS_MAX, NoiseRules, beat_class, ventric
 from fedwear.evaluate.references import MitbihReference, mitbih_reference
 from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion, match_beats
 from fedwear.infer import atrial
-from fedwear.infer.beats import BEAT_INPUT_SIZE, SEGMENT_RATE_HZ, SEGMENT_SIZE, Beat, BeatTracker
+from fedwear.infer.beats import (
+    BEAT_INPUT_SIZE,
+    PAUSE,
+    SEGMENT_RATE_HZ,
+    SEGMENT_SIZE,
+    Beat,
+    BeatTracker,
+)
 from fedwear.infer.families import BeatFamilies
 from fedwear.infer.rhythm import FibrillationVerdict
 from fedwear.ingest.recordings import PREFERRED_LEAD, read_edf, read_wfdb
@@ -528,6 +535,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         "the local mean); the model's input is that difference, then the RR features",
         "rr_features": ["pre/long", "post/long", "local10/long", "pre/local10", "post/pre"],
         "long_rr": "median of the first 16 RR intervals, then a running mean moving 1 % a beat",
+        "rr_yardsticks": f"local10 and long take each interval as at most {PAUSE} long-run means",
         "rr_scaling": "(ratio - 1) * 2, clipped to +-3",
         "classes": list(AAMI_CLASSES),
     }
@@ -670,7 +678,10 @@ scaled by the median peak-to-peak amplitude of the last 8 beats. Five RR feature
 pre-RR, post-RR and the mean of the last 10 RR, each over a slow running mean RR (the
 median of the first 16 intervals, then moving 1 % a beat), then
 pre/local and post/pre, each as (ratio − 1) × 2 so that the int8 input resolves 1.2 %
-of an RR interval. A beat is classified when the next one arrives.
+of an RR interval. The two yardsticks (the local and the long-run mean) take an interval
+as at most {PAUSE} long-run means: a pause (a sinus arrest, a dropped or missed beat)
+does not speak of the wearer's rate, and taken whole it made the on-time beats after it
+look premature, S. A beat is classified when the next one arrives.
 
 The model sees the beat's difference from this wearer's template (the median of their
 last 32 on-time beats; premature beats stay out of it), not the beat itself: what makes

@@ -9,7 +9,7 @@ exactly once however the stream is chunked.
 
 from __future__ import annotations
 
-__all__ = ["BEAT_INPUT_SIZE", "Beat", "BeatTracker", "correlation"]
+__all__ = ["BEAT_INPUT_SIZE", "PAUSE", "Beat", "BeatTracker", "correlation"]
 
 from collections import deque
 from dataclasses import dataclass
@@ -44,6 +44,14 @@ TEMPLATE_BEATS = 32
 # normal beat of the next minute look late (and late beats look like escape beats, V).
 LONG_RR_START = 16
 LONG_RR_WEIGHT = 0.01
+# A pause (a dropped or missed beat, a sinus arrest) does not speak of the wearer's rate:
+# the yardsticks (the local and long-run mean RR) take an interval at most this many
+# long-run means long. A premature beat and its compensatory pause span two cycles at
+# most, so with the QRS refractory of a quarter cycle the pause after an ectopic beat
+# stays under 1.75 and keeps its full weight (the pair then averages to the sinus rate).
+# Taken whole, each 3 s pause lifted the yardsticks for dozens of beats, and on-time
+# beats read as premature: S (docs/models.md, "Beats: pauses").
+PAUSE = 1.75
 # The beat minus this wearer's recent median beat, then the RR features: the difference
 # makes a bundle-branch block's wide (but usual) beat look normal and a rare ectopic beat
 # stand out, whoever the wearer is.
@@ -127,7 +135,8 @@ class BeatTracker:
         if self._pending is not None:
             p_index, p_t, p_seg, p_pre = self._pending
             post = (index - p_index) / self.fs
-            self._update_long_rr(post)
+            steady = min(post, PAUSE * self._rr_long) if self._rr_long else post
+            self._update_long_rr(steady)
             pre = p_pre if p_pre > 0 else post
             local = float(np.mean(self._rr)) if self._rr else post
             scale = max(float(np.median(self._amps)), 1e-6)
@@ -155,7 +164,7 @@ class BeatTracker:
                 (np.clip(shape - template, -3, 3), np.clip((rr - 1.0) * RR_GAIN, -3, 3))
             )
             done = Beat(p_index, p_t, features.astype(np.float32), shape, quality, own_fit)
-            self._rr.append(post)
+            self._rr.append(steady)
             pre_next = post
         else:
             pre_next = 0.0
