@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fedwear.infer.beats import RR_FEATURES, SEGMENT_SIZE, Beat, BeatTracker
+from fedwear.infer.beats import RR_FEATURES, RR_GAIN, SEGMENT_SIZE, Beat, BeatTracker
 
 RATE = 250.0
 
@@ -112,7 +112,7 @@ def test_a_stream_that_starts_on_a_premature_beat_still_measures_rr_against_the_
     normal = [(1.0 + 1.2 + 0.8 * k, False) for k in range(40)]
     t, x = trace(first + normal, normal[-1][0] + 1.5)
     beats = beats_of(t, x)
-    pre_over_long = np.array([b.features[SEGMENT_SIZE] / 2 + 1 for b in beats])  # undo RR_GAIN
+    pre_over_long = np.array([b.features[SEGMENT_SIZE] / RR_GAIN + 1 for b in beats])
     on_time = pre_over_long[3:15]  # normal beats from the third on
     assert len(on_time) == 12
     assert np.all(np.abs(on_time - 1.0) < 0.05), on_time
@@ -130,7 +130,7 @@ def test_a_pause_does_not_make_the_beats_after_it_look_premature() -> None:
         at += 3.2 if k % 20 == 19 else 0.8
     t, x = trace([(s, False) for s in times], at + 1.0)
     beats = beats_of(t, x)
-    rr = np.array([b.features[SEGMENT_SIZE:] for b in beats]) / 2.0 + 1.0  # RR_GAIN
+    rr = np.array([b.features[SEGMENT_SIZE:] for b in beats]) / RR_GAIN + 1.0
     pre = np.round(np.diff([b.t_ns for b in beats], prepend=0) / 1e9, 2)
     on_time = (pre == 0.8)[40:]  # past the long-run mean's first 16 intervals
     pre_long, pre_local = rr[40:, 0][on_time], rr[40:, 3][on_time]
