@@ -382,7 +382,7 @@ def detector_labels(
         THRESHOLDS["fibrillation_p_wave_fit"] if p_waves else math.inf,
     )
     v = LABELS["V"]
-    wide = THRESHOLDS["ventricular_shape_max_fit"]
+    shape_max_fit = THRESHOLDS["ventricular_shape_max_fit"]
     floor = THRESHOLDS["min_v_probability"] if families else math.inf
     family = BeatFamilies(
         SEGMENT_SIZE, THRESHOLDS["family_min_correlation"], THRESHOLDS["family_weight"]
@@ -405,9 +405,8 @@ def detector_labels(
             probs = family.blend(shape, probs, v)
         v_needs = noise.v_needs(q) if noise_rules else 0.0
         labels.append(beat_class(probs, AAMI_CLASSES, floor, fibrillating, v_needs))
-        verdict.judged(
-            float(t), ventricular_by_shape(by_shape[i], rec["own_fit"][i], v, wide), shape
-        )
+        ventricular = ventricular_by_shape(by_shape[i], rec["own_fit"][i], v, shape_max_fit)
+        verdict.judged(float(t), ventricular, shape)
     return labels
 
 
