@@ -41,6 +41,7 @@ from fedwear.infer import atrial
 from fedwear.infer.beats import (
     BEAT_INPUT_SIZE,
     PAUSE,
+    RR_GAIN,
     SEGMENT_RATE_HZ,
     SEGMENT_SIZE,
     Beat,
@@ -535,7 +536,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         "rr_features": ["pre/long", "post/long", "local10/long", "pre/local10", "post/pre"],
         "long_rr": "median of the first 16 RR intervals, then a running mean moving 1 % a beat",
         "rr_yardsticks": f"local10 and long take each interval as at most {PAUSE} long-run means",
-        "rr_scaling": "(ratio - 1) * 2, clipped to +-3",
+        "rr_scaling": f"(ratio - 1) * {RR_GAIN:g}, clipped to +-3",
         "classes": list(AAMI_CLASSES),
     }
     metrics = {
@@ -676,7 +677,7 @@ Segment 0.24 s before to 0.40 s after the R peak, 80 points (125 Hz), median rem
 scaled by the median peak-to-peak amplitude of the last 8 beats. Five RR features:
 pre-RR, post-RR and the mean of the last 10 RR, each over a slow running mean RR (the
 median of the first 16 intervals, then moving 1 % a beat), then
-pre/local and post/pre, each as (ratio − 1) × 2 so that the int8 input resolves 1.2 %
+pre/local and post/pre, each as (ratio − 1) × {RR_GAIN:g} so that the int8 input resolves 1.2 %
 of an RR interval. The two yardsticks (the local and the long-run mean) take an interval
 as at most {PAUSE} long-run means: a pause (a sinus arrest, a dropped or missed beat)
 does not speak of the wearer's rate, and taken whole it made the on-time beats after it
