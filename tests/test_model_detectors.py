@@ -438,6 +438,68 @@ def test_a_v_call_needs_more_where_the_template_fit_is_marginal() -> None:
     assert set(other_labels) == {"N"}
 
 
+class _VByIntervals:
+    """The shipped beat model, except that it answers V (0.8) for every beat whose RR
+    features pass ``leans``, and N otherwise; asked about a shape alone it is left be."""
+
+    def __init__(self, model, leans) -> None:  # type: ignore[no-untyped-def]
+        self.model, self.card, self.leans = model, model.card, leans
+
+    def run(self, x: np.ndarray):  # type: ignore[no-untyped-def]
+        if _on_time(x):
+            return self.model.run(x)
+        rr = x.reshape(-1)[SEGMENT_SIZE:]
+        return np.array([[0.1, 0.1, 0.8] if self.leans(rr) else [0.8, 0.1, 0.1]], np.float32)
+
+
+def _labels_between(det, start_s: float, end_s: float) -> list[str]:  # type: ignore[no-untyped-def]
+    return [c for t_ns, c in det.beats if start_s <= t_ns / 1e9 < end_s]
+
+
+def test_an_on_time_beat_of_the_usual_shape_is_not_v_whatever_its_intervals_say() -> None:
+    """A model that calls every beat V on its RR features: on a steady rhythm of one
+    narrow shape (each interval 1 % off the last, so that the features are not all on
+    time) no beat is early, V-shaped or after a V beat, so none is V."""
+    times = 0.5 + np.cumsum(np.tile([0.79, 0.81], 75))
+    t, x = _ecg_at(times, float(times[-1]) + 1.0)
+    det, events = _run_beats(t, x, lambda m: _VByIntervals(m, lambda rr: True))
+    labels = [c for _, c in det.beats]
+    assert len(labels) > 140 and set(labels) == {"N"}
+    assert not [e for e in events if e.kind in ("ectopic_beat", "ventricular_run")]
+
+
+def test_a_premature_beat_of_the_usual_shape_may_be_v() -> None:
+    """Every fourth beat comes early with the wearer's usual shape, and the model calls
+    those V on their intervals: prematurity is evidence enough for a V call."""
+    times = 0.5 + np.cumsum(np.tile([0.79, 0.81, 0.8, 0.5], 40))
+    t, x = _ecg_at(times, float(times[-1]) + 1.0)
+    early = times[3::4][5:-1]  # past the template's start, before the last beat
+    det, _ = _run_beats(t, x, lambda m: _VByIntervals(m, lambda rr: rr[3] < -0.4))
+    at_early = [c for t_ns, c in det.beats if np.min(np.abs(early - t_ns / 1e9)) < 0.05]
+    assert len(at_early) == len(early)
+    assert at_early.count("V") >= len(early) - 1
+    assert [c for _, c in det.beats].count("V") <= len(times[3::4])
+
+
+def test_a_ventricular_run_stays_v_once_its_beats_come_on_time() -> None:
+    """A run of 50 wide beats at 120 a minute after sinus rhythm at 75, called V by a
+    model that reads its beats as fast against the long-run rate. Past its first ten the
+    run's beats are on time against the last ten, and past some twenty more the template
+    has their shape; only their place after a V beat keeps them V."""
+    sinus = 0.5 + np.cumsum(np.tile([0.79, 0.81], 30))
+    run = sinus[-1] + np.cumsum(np.tile([0.49, 0.51], 25))
+    after = run[-1] + np.cumsum(np.tile([0.79, 0.81], 20))
+    seconds = float(after[-1]) + 1.0
+    t, x = _ecg_at(np.concatenate([sinus, after]), seconds)
+    x = x - 1.5 * _ecg_at(run, seconds, width_s=0.04)[1]
+    det, events = _run_beats(t, x, lambda m: _VByIntervals(m, lambda rr: rr[0] < -0.4))
+    run_start, run_end = float(run[0]) - 0.1, float(run[-1]) + 0.1
+    assert _labels_between(det, run_start, run_end) == ["V"] * len(run)
+    assert set(_labels_between(det, 10.0, run_start)) == {"N"}
+    assert "V" not in _labels_between(det, run_end, seconds)
+    assert [e.kind for e in events].count("ventricular_run") == 1
+
+
 def test_bigeminy_is_not_called_irregular_rhythm() -> None:
     times = 0.5 + np.cumsum(np.tile([0.5, 1.1], 130))
     t, x = _ecg_at(times, float(times[-1]) + 1.0)

@@ -95,13 +95,14 @@ def test_the_second_lead_trains_as_records_of_its_own_at_its_lead_weight() -> No
 @pytest.mark.parametrize(
     ("recording", "rules"),
     [
-        # Chest ECG while walking: the gate, the marginal-fit bar for V, families.
-        ("wristppg/edf/s2_walk.edf", {"N", "V", "Q", "marginal bar"}),
+        # Chest ECG while walking: the gate, the marginal-fit bar for V, families, and
+        # V calls on intervals alone refused.
+        ("wristppg/edf/s2_walk.edf", {"N", "V", "Q", "marginal bar", "V evidence"}),
         # Runs of V beats that close the gate, and V beats called under it.
         ("mitbih/223.hea", {"N", "S", "V", "Q", "gated V"}),
         # Atrial fibrillation and flutter between frequent V beats: the rhythm check; and
         # frequent atrial ectopy in sinus rhythm, where the P waves veto it.
-        ("mitbih/201.hea", {"N", "S", "V", "fibrillation check", "P-wave veto"}),
+        ("mitbih/201.hea", {"N", "S", "V", "fibrillation check", "P-wave veto", "V evidence"}),
     ],
 )
 def test_the_card_scores_the_labels_the_detector_gives(
@@ -142,6 +143,8 @@ def test_the_card_scores_the_labels_the_detector_gives(
         acted.add("fibrillation check")
     if labels != beats.detector_labels(rec, predict, p_waves=False):
         acted.add("P-wave veto")
+    if labels != beats.detector_labels(rec, predict, v_evidence=False):
+        acted.add("V evidence")
     assert rules <= acted
 
 
@@ -154,6 +157,7 @@ def test_false_ventricular_counts_v_beats_and_each_run_once() -> None:
         "shape": rng.normal(size=(n, beats.SEGMENT_SIZE)),  # unlike each other: no families
         "q": np.full(n, 0.95),
         "own_fit": np.full(n, 0.95),
+        "premature": np.zeros(n, bool),
         "det_s": 0.8 * np.arange(n),
     }
     probs = np.array([[0.05, 0.05, 0.9] if c == "V" else [0.9, 0.05, 0.05] for c in pattern])

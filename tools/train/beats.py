@@ -34,13 +34,20 @@ from common import (
     to_tflite,
 )
 
-from fedwear.detect.beats import HELD_BEATS_MAX, NoiseRules, beat_class, ventricular_by_shape
+from fedwear.detect.beats import (
+    HELD_BEATS_MAX,
+    NoiseRules,
+    beat_class,
+    shows_ventricular,
+    ventricular_by_shape,
+)
 from fedwear.evaluate.references import MitbihReference, mitbih_reference
 from fedwear.evaluate.scoring import AAMI_CLASSES, aami_stats, confusion, match_beats
 from fedwear.infer import atrial
 from fedwear.infer.beats import (
     BEAT_INPUT_SIZE,
     PAUSE,
+    PREMATURE,
     RR_GAIN,
     SEGMENT_RATE_HZ,
     SEGMENT_SIZE,
@@ -158,12 +165,14 @@ def tracked_beats(t: np.ndarray, v: np.ndarray) -> list[Beat]:
 
 
 def beat_arrays(beats: list[Beat]) -> dict[str, np.ndarray]:
-    """What `detector_labels` reads of each beat: model input, shape, template fit, time."""
+    """What `detector_labels` reads of each beat: model input, shape, template fits,
+    prematurity, time."""
     return {
         "x": np.stack([b.features for b in beats]).astype(np.float32),
         "shape": np.stack([b.shape for b in beats]),
         "q": np.array([b.quality for b in beats]),
         "own_fit": np.array([b.own_fit for b in beats]),
+        "premature": np.array([b.premature for b in beats]),
         "det_s": np.array([b.t_ns / 1e9 for b in beats]),
     }
 
@@ -362,6 +371,7 @@ def detector_labels(
     families: bool = True,
     noise_rules: bool = True,
     p_waves: bool = True,
+    v_evidence: bool = True,
 ) -> list[str]:
     """The label `BeatDetector` gives each beat: Q where the template fit is below
     ``gate``, unless the model and the beat's family say V; while the intervals look like
@@ -370,7 +380,8 @@ def detector_labels(
     blended over beat families, and called from its floor (``families=False`` takes the
     model's most likely class); V needs more where the fit is marginal.
     ``noise_rules=False`` leaves out the last rule and V under the gate;
-    ``p_waves=False`` lets repeating P waves veto no fibrillation verdict."""
+    ``p_waves=False`` lets repeating P waves veto no fibrillation verdict;
+    ``v_evidence=False`` lets the model call V a beat that shows nothing ventricular."""
     quality = judged_quality(rec["q"])
     by_rr = predict(rec["x"])
     on_time = rec["x"].copy()
@@ -405,8 +416,11 @@ def detector_labels(
         if families:
             probs = family.blend(shape, probs, v)
         v_needs = noise.v_needs(q) if noise_rules else 0.0
-        labels.append(beat_class(probs, AAMI_CLASSES, floor, fibrillating, v_needs))
         ventricular = ventricular_by_shape(by_shape[i], rec["own_fit"][i], v, shape_max_fit)
+        in_v_run = bool(labels) and labels[-1] == "V"
+        if v_evidence and not shows_ventricular(ventricular, rec["premature"][i], in_v_run):
+            v_needs = math.inf
+        labels.append(beat_class(probs, AAMI_CLASSES, floor, fibrillating, v_needs))
         verdict.judged(float(t), ventricular, shape)
     return labels
 
@@ -420,10 +434,11 @@ def scores(
     families: bool = True,
     noise_rules: bool = True,
     p_waves: bool = True,
+    v_evidence: bool = True,
 ) -> dict[tuple[str, str], int]:
     """Confusion counts of `detector_labels` against the reference. Beats before
     ``learning_period_s`` are left out, as `fedwear eval --learning-period`."""
-    labels = detector_labels(rec, predict, gate, rhythm, families, noise_rules, p_waves)
+    labels = detector_labels(rec, predict, gate, rhythm, families, noise_rules, p_waves, v_evidence)
     return confusion(
         rec["ref_cls"], rec["ref_s"], rec["det_s"], labels, learning_period_s, rec["flutter"]
     )
@@ -459,6 +474,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
     total_without_families: dict[tuple[str, str], int] = {}
     total_without_p_waves: dict[tuple[str, str], int] = {}
     total_without_noise_rules: dict[tuple[str, str], int] = {}
+    total_without_v_evidence: dict[tuple[str, str], int] = {}
     total_classical: dict[tuple[str, str], int] = {}
     total_ec57: dict[tuple[str, str], int] = {}
     total_second_lead: dict[tuple[str, str], int] = {}
@@ -483,6 +499,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
             add(total_without_families, scores(rec, int8, families=False))
             add(total_without_p_waves, scores(rec, int8, p_waves=False))
             add(total_without_noise_rules, scores(rec, int8, noise_rules=False))
+            add(total_without_v_evidence, scores(rec, int8, v_evidence=False))
             add(total_ec57, scores(rec, int8, learning_period_s=EC57_LEARNING_S))
             if n in seconds:
                 add(total_second_lead, scores(seconds[n], int8))
@@ -498,6 +515,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
     overall_without_families = aami_stats(total_without_families)
     overall_without_p_waves = aami_stats(total_without_p_waves)
     overall_without_noise_rules = aami_stats(total_without_noise_rules)
+    overall_without_v_evidence = aami_stats(total_without_v_evidence)
     overall_classical = aami_stats(total_classical)
     members = [aami_stats(t) for t in total_members]
     overall_ec57 = aami_stats(total_ec57)
@@ -549,6 +567,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         "overall_int8_without_p_wave_test": overall_without_p_waves,
         "overall_int8_without_beat_families": overall_without_families,
         "overall_int8_without_noise_rules": overall_without_noise_rules,
+        "overall_int8_without_v_evidence": overall_without_v_evidence,
         "exercise_chest_ecg_int8": on_exercise,
         "members_float32": members,
         "overall_int8_after_learning_period": overall_ec57,
@@ -643,6 +662,13 @@ gate labels Q is still V when the model gives it {THRESHOLDS["gated_min_v_probab
 built from classified beats, averages {THRESHOLDS["gated_family_min_v"]} over {THRESHOLDS["gated_family_min_beats"]} or more beats: a long
 run of V beats closes the gate as noise does, but noise forms no family of V beats.
 
+A V call also needs the beat to show something ventricular besides the model's say: a V
+shape (above), prematurity (pre-RR under {PREMATURE} of the local mean), or the place after
+a V beat. A beat of the wearer's usual shape that comes on time is not V, whatever its RR
+features: on its intervals alone the model called late beats of an irregular rhythm and
+on-time beats of a noisy record V. Runs are the exception: a sustained ventricular rhythm
+comes on time, and once the template has its shape its beats match it.
+
 The model is the average of {ENSEMBLE} small networks (each a 1-D CNN over the beat's
 difference from the template beside a dense layer over its RR features), trained alike
 from different seeds. One network's figures move by several points with its seed alone
@@ -728,6 +754,8 @@ Without beat families (the model's most likely class): {", ".join(f"{c} Se {over
 Without the two noise rules (no higher V bar where the template fit is marginal, every
 gated beat Q): {", ".join(f"{c} Se {overall_without_noise_rules[c]['se']} / +P {overall_without_noise_rules[c]['ppv']}" for c in AAMI_CLASSES)}.
 
+Without the V evidence rule (the model may call V an on-time beat of the usual shape): {", ".join(f"{c} Se {overall_without_v_evidence[c]['se']} / +P {overall_without_v_evidence[c]['ppv']}" for c in AAMI_CLASSES)}.
+
 On a moving wearer's ECG: the chest ECGs of the wrist set's {on_exercise["recordings"]} recordings
 ({on_exercise["hours"]} h of walking, running and cycling by 4 people, {on_exercise["beats"]} detected
 beats, every reviewed beat N), through the same rules with this model, give
@@ -767,9 +795,13 @@ Per record (int8): {md_table(("record", "V Se", "V +P", "S Se", "S +P"), rows)}
 - The beat families' correlation and weight were chosen on the held-out predictions of
   earlier networks (trained on MLII alone and on "a" beats too), the V floor on those of
   this recipe (three seeds), each from a small grid (docs/models.md): the figures with
-  families are held out for the networks, not for that choice.
+  families are held out for the networks, not for that choice. Likewise the form of the
+  V evidence rule, the third of three scored on this recipe's held-out beats.
 - Aberrated atrial premature beats are mostly called V or N: telling them from V beats
   takes the premature P wave, which no rule here reads.
+- A V beat that comes on time, fits the wearer's template and follows no V beat is not
+  called V (the V evidence rule above): a late-coupled V beat of a near-normal shape is
+  missed.
 - Not a medical device.
 
 ## Data credit

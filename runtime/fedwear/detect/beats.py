@@ -18,6 +18,13 @@ template fit is only fair (under ``marginal_template_fit``), noise starts to sha
 beats and makes them differ from the template as V beats do: a V call there needs
 ``min_v_probability_marginal``.
 
+A V call also needs the beat to show something ventricular besides what the model says
+(``shows_ventricular``): a V shape, prematurity, or a place in a run of V beats. A beat
+of the wearer's usual shape that comes on time is not V, however its RR features lean:
+on their intervals alone the model called V late beats of an irregular rhythm and
+on-time beats of a noisy record. A run is the exception because a sustained ventricular
+rhythm comes on time, and once the template has taken its shape its beats match it.
+
 In a fibrillating rhythm every beat comes early or late, so its RR intervals say nothing
 about ectopy: the model then sees an on-time beat's RR features and judges the shape
 alone, and since AAMI labels the beats of that rhythm N, a beat it still calls S is
@@ -52,8 +59,15 @@ such family, so it stays Q.
 
 from __future__ import annotations
 
-__all__ = ["BeatDetector", "NoiseRules", "beat_class", "ventricular_by_shape"]
+__all__ = [
+    "BeatDetector",
+    "NoiseRules",
+    "beat_class",
+    "shows_ventricular",
+    "ventricular_by_shape",
+]
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -104,6 +118,12 @@ def ventricular_by_shape(on_time: np.ndarray, own_fit: float, v: int, max_fit: f
     (``on_time``) is V, or the beat correlates with its template under ``max_fit``. The
     training tool scores with this too."""
     return int(np.argmax(on_time)) == v or own_fit < max_fit
+
+
+def shows_ventricular(by_shape: bool, premature: bool, in_v_run: bool) -> bool:
+    """Whether a beat may be called V at all (the module says why): V by shape, early,
+    or after a V beat. The training tool scores with this too."""
+    return by_shape or premature or in_v_run
 
 
 @dataclass(frozen=True)
@@ -266,6 +286,8 @@ class BeatDetector(Detector):
         raw = by_shape if fibrillating else self.model.run(beat.features)[0].reshape(-1)
         probs = self.families.blend(beat.shape, raw, self._v)
         v_needs = self.noise.v_needs(beat.quality)
+        if not shows_ventricular(ventricular_shape, beat.premature, self._v_run > 0):
+            v_needs = math.inf
         cls = beat_class(probs, self.classes, self.min_v_probability, fibrillating, v_needs)
         self.fibrillation.judged(beat.t_ns / 1e9, ventricular_shape, beat.shape)
         return self._labelled(beat, stream, cls, probs, fibrillating)

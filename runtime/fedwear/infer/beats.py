@@ -72,6 +72,9 @@ class Beat:
     # which is its own template): low for a beat of another shape, such as a wide V beat,
     # whatever its timing and whatever a network makes of it.
     own_fit: float
+    # Whether the beat came early: its pre-RR under PREMATURE of the local mean (such
+    # beats never join the template). Ectopy shows in a beat's shape or in its timing.
+    premature: bool
 
 
 class BeatTracker:
@@ -154,7 +157,8 @@ class BeatTracker:
             recent = self._recent[: min(self._recent_count, TEMPLATE_BEATS)]
             template = np.median(recent if len(recent) else shape[None], axis=0).astype(np.float32)
             own_fit = correlation(shape, template) if self._recent_count else 1.0
-            if pre >= PREMATURE * local or self._recent_count == 0:
+            premature = pre < PREMATURE * local
+            if not premature or self._recent_count == 0:
                 if self._recent_count and pre >= PREMATURE * self._rr_long:
                     self._fit.append(own_fit)
                 self._recent[self._recent_count % TEMPLATE_BEATS] = shape
@@ -163,7 +167,9 @@ class BeatTracker:
             features = np.concatenate(
                 (np.clip(shape - template, -3, 3), np.clip((rr - 1.0) * RR_GAIN, -3, 3))
             )
-            done = Beat(p_index, p_t, features.astype(np.float32), shape, quality, own_fit)
+            done = Beat(
+                p_index, p_t, features.astype(np.float32), shape, quality, own_fit, premature
+            )
             self._rr.append(steady)
             pre_next = post
         else:
