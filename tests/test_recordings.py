@@ -348,6 +348,24 @@ def test_unknown_files_and_folders(tmp_path: Path) -> None:
         read_recording(Path("/dev/null"), RATES)
 
 
+def test_recordings_come_in_the_order_people_count(tmp_path: Path) -> None:
+    """sub2 before sub10 (MobiFall's subjects, records 100 and 1000): tables read in order."""
+    names = ["sub10/FOL_acc_10_1.txt", "sub2/FOL_acc_2_10.txt", "sub2/FOL_acc_2_9.txt"]
+    names += ["sub1/FOL_acc_1_1.txt", "1000.hea", "100.hea"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
+    found = [p.relative_to(tmp_path).as_posix() for p in recordings_in(tmp_path)]
+    assert found == [
+        "100.hea",
+        "1000.hea",
+        "sub1/FOL_acc_1_1.txt",
+        "sub2/FOL_acc_2_9.txt",
+        "sub2/FOL_acc_2_10.txt",
+        "sub10/FOL_acc_10_1.txt",
+    ]
+
+
 @pytest.mark.shared
 def test_shared_datasets_load(shared_data: Path) -> None:
     pytest.importorskip("wfdb", reason="the wfdb extra is not installed (as on the device)")

@@ -197,7 +197,9 @@ def choose_threshold(per_threshold: dict[float, dict[str, Any]]) -> float:
 def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
     seed_everything()
     folder = data / "mobifall"
-    paths = [p for p in recordings_in(folder) if p.suffix == ".txt"]
+    # Sorted as plain text (sub1, sub10, sub11, sub2, ...), the order the shipped networks
+    # were trained in: the order of the windows moves what the shuffles draw.
+    paths = sorted(p for p in recordings_in(folder) if p.suffix == ".txt")
     per_subject: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for p in paths:
         x, y = windows_of(p)

@@ -12,7 +12,7 @@ from ..config import Config
 from ..detect.base import Detector
 from ..detect.fall import FallDetector
 from ..errors import DatasetError
-from ..ingest.recordings import recordings_in
+from ..ingest.recordings import natural_key, recordings_in
 from .references import mobifall_label
 from .runner import run_recording
 from .skipped import SkippedRecordings
@@ -84,7 +84,7 @@ def evaluate_fall(
     skips.require_some_scored(len(records), folder)
     return {
         "score_threshold": threshold,
-        "per_subject": {k: _figures(v) for k, v in sorted(per.items())},
+        "per_subject": {k: _figures(per[k]) for k in sorted(per, key=natural_key)},
         "overall": _figures(_sum(per.values())),
         "recordings": records,
     }

@@ -16,6 +16,7 @@ __all__ = [
     "heart_rate_from_beats",
     "import_wfdb",
     "interpolate",
+    "natural_key",
     "read_beat_text",
     "read_edf",
     "read_mobifall",
@@ -596,13 +597,19 @@ def read_recording(path: Path, rates: dict[str, float], ecg_lead: str | None = N
     )
 
 
+def natural_key(text: str) -> list[str | int]:
+    """Sort key that orders numbers by value: ``sub2`` before ``sub10``, as people count."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
 def recordings_in(path: Path) -> list[Path]:
-    """The recordings under a file or folder, one path per recording, sorted."""
+    """The recordings under a file or folder, one path per recording, in natural order."""
     if not path.exists():
         raise DatasetError("no such file or folder", path=str(path), code="missing")
     if not path.is_dir():  # a file, or /dev/null, a FIFO: its reader says what it is
         return [path]
-    found = sorted([*path.rglob("*.edf"), *path.rglob("*.hea"), *path.rglob("*_acc_*.txt")])
+    found = [*path.rglob("*.edf"), *path.rglob("*.hea"), *path.rglob("*_acc_*.txt")]
+    found.sort(key=lambda p: natural_key(str(p)))
     if not found:
         raise DatasetError(
             "no recordings (.edf, .hea, MobiFall *_acc_*.txt) in this folder",
