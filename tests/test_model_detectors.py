@@ -393,6 +393,40 @@ def test_v_beats_of_a_known_v_shape_stay_v_where_the_gate_closes() -> None:
     assert [e.kind for e in events].count("ecg_unclassifiable") == 1
 
 
+class _NoisyIn:
+    """The detector's own beat tracker, with a poor template fit for the beats inside
+    the given stretches (s): noise, as far as the quality gate can tell."""
+
+    def __init__(self, tracker, stretches: list[tuple[float, float]]) -> None:  # type: ignore[no-untyped-def]
+        self.tracker, self.stretches = tracker, stretches
+
+    def push(self, t: np.ndarray, v: np.ndarray):  # type: ignore[no-untyped-def]
+        beats = self.tracker.push(t, v)
+        for beat in beats:
+            if any(a <= beat.t_ns / 1e9 < b for a, b in self.stretches) and beat.quality:
+                beat.quality = 0.3
+        return beats
+
+    def reset(self) -> None:
+        self.tracker.reset()
+
+
+def test_a_noisy_stretch_ends_only_after_30_s_of_classifiable_beats() -> None:
+    """A moving wearer's ECG flickers about the quality gate: a few clean beats between
+    noisy ones do not make the next noise a new ``ecg_unclassifiable`` event; 30 s of
+    clean beats do."""
+    times = 0.5 + 0.8 * np.arange(200)  # sinus at 75 a minute, 160 s
+    t, x = _ecg_at(times, float(times[-1]) + 1.0)
+    noisy = [(20.0, 30.0), (40.0, 50.0), (60.0, 70.0), (120.0, 130.0)]
+    det, events = _run_beats(t, x, tracker_wrapper=lambda tr: _NoisyIn(tr, noisy))
+    raised = [e.t_ns / 1e9 for e in events if e.kind == "ecg_unclassifiable"]
+    assert len(raised) == 2
+    assert 20.0 <= raised[0] < 21.0 and 120.0 <= raised[1] < 121.0
+    labels = {round(t_ns / 1e9, 1): c for t_ns, c in det.beats}
+    assert all(c == "Q" for at, c in labels.items() if any(a <= at < b for a, b in noisy))
+    assert all(c == "N" for at, c in labels.items() if 75.0 <= at < 115.0)
+
+
 def test_gated_beats_stay_q_without_a_v_family() -> None:
     """Noise forms no family of V beats: where the model alone leans V, a gated beat
     is still Q."""

@@ -46,7 +46,8 @@ ventricular ectopy was then judged fibrillation (docs/models.md, "Beats: V by sh
 Beats whose recent on-time neighbours no longer match the wearer's template (motion or
 electrode noise shapes the trace, not the heart) are labelled Q, unclassifiable, as AAMI
 EC57 does: they add no RR interval to the rhythm check, and the first of each such
-stretch raises one ``ecg_unclassifiable`` event instead of a false ectopic one. Until the
+stretch raises one ``ecg_unclassifiable`` event instead of a false ectopic one (a stretch
+ends once beats have been classifiable for ``NOISY_CLEAR_NS``). Until the
 template's fit is first known (some ten beats after the start or a gap), beats are held
 and then judged by that fit. The beats of a run of tachycardia, early against the
 long-run rhythm, are not such neighbours (``fedwear.infer.beats``). A run of V beats
@@ -83,6 +84,11 @@ from ..infer.rhythm import FibrillationCheck, FibrillationVerdict
 from .base import Detector, Event, Window
 
 ECTOPIC_QUIET_NS = 60_000_000_000
+# A noisy stretch ends only once beats have been classifiable for this long: on a moving
+# wearer's ECG the fit flickers about the gate, and each classifiable beat ending it made
+# every flicker a new ``ecg_unclassifiable`` event (84 in the wrist set's 0.89 h of
+# exercise). A product bound, like the quiet time above, not fitted to any recording.
+NOISY_CLEAR_NS = 30_000_000_000
 # Until the template's fit is known (the tracker's first FIT_BEATS on-time beats, some ten
 # beats), beats are held, then judged by that first fit: Q if it is poor, classified if
 # not. Labelling them all Q lost every ectopic beat of a tracker's first seconds, after
@@ -240,6 +246,7 @@ class BeatDetector(Detector):
         self.fibrillation_without_v.reset()
         self._irregular = False
         self._noisy = False
+        self._clean_since_ns: int | None = None  # first classifiable beat after noise
         self._held: list[Beat] = []
 
     def on_window(self, w: Window) -> list[Event]:
@@ -276,7 +283,7 @@ class BeatDetector(Detector):
     def _judged(self, beat: Beat, stream: str) -> list[Event]:
         if beat.quality < self.min_quality:
             return self._gated(beat, stream)
-        self._noisy = False
+        self._clean(beat.t_ns)
         fibrillating = self.fibrillation.judge(beat.t_ns / 1e9)
         self._on_time[:SEGMENT_SIZE] = beat.features[:SEGMENT_SIZE]
         by_shape = self.model.run(self._on_time)[0].reshape(-1)
@@ -354,8 +361,18 @@ class BeatDetector(Detector):
         self.beats.append((t_ns, cls))
         self.beat_scores.append(scores)
 
+    def _clean(self, t_ns: int) -> None:
+        """A classifiable beat: the noisy stretch ends after ``NOISY_CLEAR_NS`` of them."""
+        if not self._noisy:
+            return
+        if self._clean_since_ns is None:
+            self._clean_since_ns = t_ns
+        elif t_ns - self._clean_since_ns >= NOISY_CLEAR_NS:
+            self._noisy = False
+
     def _unclassifiable(self, beat: Beat, stream: str) -> list[Event]:
         self.unclassifiable += 1
+        self._clean_since_ns = None
         if self.record_beats:
             self._record(beat.t_ns, "Q", np.zeros(len(self.classes)), False)
         self._v_run = 0
