@@ -334,6 +334,58 @@ def test_an_edf_header_pyedflib_would_trip_on_is_a_dataset_error(tmp_path: Path)
             read_recording(edf, RATES)
 
 
+def _wrist_edf(path: Path, channels: dict[str, np.ndarray], fs: int = 64) -> None:
+    """An EDF of wrist channels, each ``channels[label]`` at ``fs``."""
+    import pyedflib
+
+    writer = pyedflib.EdfWriter(str(path), len(channels))
+    writer.setSignalHeaders(
+        [
+            {
+                "label": label,
+                "dimension": "mV" if "ppg" in label else "ms^-2" if "acc" in label else "rad/s",
+                "sample_frequency": fs,
+                "physical_min": -100.0,
+                "physical_max": 100.0,
+                "digital_min": -32768,
+                "digital_max": 32767,
+            }
+            for label in channels
+        ]
+    )
+    writer.writeSamples(list(channels.values()))
+    writer.close()
+
+
+def test_the_edf_writers_fill_at_the_end_is_not_read_as_samples(tmp_path: Path) -> None:
+    """EDF stores whole data records, and a writer fills the last one: in the wrist set
+    every channel, its clock too, ends 0-2 s flat. Replayed, that fill was a stuck sensor
+    on every stream at every recording's end. Where every channel ends flat, each
+    channel's flat end is left out; where only some do, nothing is."""
+    fs, real, fill = 64, 20 * 64, 64  # whole records: pyedflib pads a partial one with 0
+    rng = np.random.default_rng(5)
+    channels = {
+        "wrist_ppg": rng.normal(0, 10, real + fill),
+        **{f"acc_{a}": rng.normal(0, 1, real + fill) for a in "xyz"},
+        **{f"gyro_{a}": rng.normal(0, 1, real + fill) for a in "xyz"},
+        "sample_times": np.arange(real + fill) / fs,
+    }
+    for x in channels.values():
+        x[real:] = -1.0  # the writer's fill: one value per channel to the record's end
+    channels["wrist_ppg"][real - 10 :] = -1.0  # a channel may end flat a little earlier
+    _wrist_edf(tmp_path / "filled.edf", channels, fs)
+    rec = read_edf(tmp_path / "filled.edf", RATES)
+    assert len(rec.streams["ppg"][0]) == real - 10
+    assert rec.streams["imu"][0][-1] / 1e9 == pytest.approx((real - 1) / fs, abs=0.011)
+    assert not np.any(np.isclose(rec.streams["imu"][1][-5:, :3], -1.0, atol=0.01))
+
+    channels["sample_times"][real:] = np.arange(fill) / fs + real / fs  # a clock still going
+    _wrist_edf(tmp_path / "going.edf", channels, fs)
+    rec = read_edf(tmp_path / "going.edf", RATES)
+    assert len(rec.streams["ppg"][0]) == real + fill
+    assert np.all(np.isclose(rec.streams["imu"][1][-5:, :3], -1.0, atol=0.01))
+
+
 def test_unknown_files_and_folders(tmp_path: Path) -> None:
     (tmp_path / "notes.csv").write_text("a,b\n")
     with pytest.raises(DatasetError, match="unknown recording type"):

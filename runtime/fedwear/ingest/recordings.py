@@ -319,11 +319,27 @@ def _check_edf_header(path: Path) -> None:
         )
 
 
+# Trailing samples that every channel of an EDF file holds constant, at least this many
+# in each: the writer's fill of the last data record, not a recording (no sensor holds
+# all its channels, and a clock channel, exactly still).
+EDF_FILL_MIN_SAMPLES = 8
+
+
+def _constant_tail(x: np.ndarray) -> int:
+    """How many samples at the end of ``x`` equal its last one."""
+    if not len(x):
+        return 0
+    differ = np.flatnonzero(x[::-1] != x[-1])
+    return int(differ[0]) if len(differ) else len(x)
+
+
 def read_edf(path: Path, rates: dict[str, float]) -> Recording:
     """An EDF file with wrist IMU/PPG (and chest ECG), plus beat annotations if present.
 
     Beats are looked for at ``../ECG/<stem>.txt`` (the wrist-PPG dataset layout) or
-    ``<stem>.txt`` beside the file; they give the ``hr`` stream.
+    ``<stem>.txt`` beside the file; they give the ``hr`` stream. Where every channel ends
+    flat, each channel's flat end is the writer's fill of the last data record and is
+    left out: replayed, it was a stuck sensor on every stream at every recording's end.
     """
     import pyedflib
 
@@ -335,6 +351,9 @@ def read_edf(path: Path, rates: dict[str, float]) -> Recording:
     try:
         labels = [reader.getLabel(i) for i in range(reader.signals_in_file)]
         fs = reader.getSampleFrequencies()
+        # digital values: no scaling, so a channel with a broken range is still read
+        tails = [_constant_tail(reader.readSignal(i, digital=True)) for i in range(len(labels))]
+        filled = bool(tails) and min(tails) >= EDF_FILL_MIN_SAMPLES
 
         def signal(i: int) -> tuple[np.ndarray, np.ndarray]:
             low, high = reader.getDigitalMinimum(i), reader.getDigitalMaximum(i)
@@ -344,6 +363,8 @@ def read_edf(path: Path, rates: dict[str, float]) -> Recording:
                     path=str(path),
                 )
             x = reader.readSignal(i)
+            if filled and tails[i] < len(x):
+                x = x[: len(x) - tails[i]]
             t = np.round(np.arange(len(x)) * (1e9 / fs[i])).astype(np.int64)
             return t, x
 
