@@ -47,6 +47,8 @@ def test_file_values_and_overrides(tmp_path: Path) -> None:
             "[detectors.heart_rate]\nunexplained_settle_s = -1\n",
             "detectors.heart_rate.unexplained_settle_s",
         ),
+        ("[detectors.heart_rate]\nclear_s = -1\n", "detectors.heart_rate.clear_s"),
+        ("[detectors.heart_rate]\nclear_s = nan\n", "detectors.heart_rate.clear_s"),
         ("[detectors.silence]\nseconds = 0\n", "detectors.silence.seconds"),
         ("[ring]\nseconds = 1" + "0" * 400 + "\n", "ring.seconds"),  # OverflowError in float()
         ("[detectors.silence]\nseconds = nan\n", "detectors.silence.seconds"),

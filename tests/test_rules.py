@@ -82,7 +82,7 @@ def test_dropout_reports_each_gap_once_across_overlapping_windows() -> None:
 
 
 def test_heart_rate_range_with_hysteresis() -> None:
-    det = HeartRateRangeDetector(40, 180, 5)
+    det = HeartRateRangeDetector(40, 180, 5, clear_s=0)
 
     def hr(bpm: float) -> Window:
         return window(
@@ -99,6 +99,22 @@ def test_heart_rate_range_with_hysteresis() -> None:
     low = det.on_window(hr(30))
     assert low[0].extra["state"] == "low"
     assert det.on_window(window(np.full(4, np.nan), stream="hr", hop=1)) == []
+
+
+def test_a_rate_hovering_about_a_limit_is_one_event() -> None:
+    """A runner's rate crossing 180 and back every few seconds: one ``high`` event, which
+    ends only after 30 s back inside the range (by the hysteresis); then a new one."""
+    det = HeartRateRangeDetector(40, 180, 5)
+    bpm = [170.0] * 10 + [185.0, 172.0, 172.0, 188.0, 174.0, 183.0] * 10 + [170.0] * 40
+    bpm += [190.0] * 5
+    events = []
+    for k, rate in enumerate(bpm):  # the hub's 1 Hz rate, a window a second
+        t = np.array([k * 1_000_000_000], dtype=np.int64)
+        events += det.on_window(window(np.array([rate]), t, stream="hr", hop=1))
+    assert [(e.t_ns // 1_000_000_000, e.extra["state"]) for e in events] == [
+        (10, "high"),
+        (110, "high"),
+    ]
 
 
 def _wrist_run(

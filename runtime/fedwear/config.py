@@ -120,6 +120,10 @@ class HeartRateConfig:
     min_bpm: float = 40.0
     max_bpm: float = 180.0
     hysteresis_bpm: float = 5.0
+    # A high or low rate ends only once the rate has stayed inside the range, by
+    # hysteresis_bpm, for clear_s: a rate that hovers about a limit, as a runner's does,
+    # is one event, not one each time it crosses (0: it ends at the first such reading).
+    clear_s: float = 30.0
     # The hr stream against the wearer's motion (heart_rate_activity): a rate above
     # unexplained_above_bpm while the wrist's |acc| spread is at most still_std_g, held for
     # unexplained_hold_s (the ppg_hr model card's rule and thresholds), cleared
@@ -320,6 +324,10 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             "must be between 0 and half the allowed range",
             key="detectors.heart_rate.hysteresis_bpm",
+        )
+    if not (math.isfinite(hr.clear_s) and hr.clear_s >= 0):
+        raise ConfigError(
+            f"must be 0 or more seconds, got {hr.clear_s}", key="detectors.heart_rate.clear_s"
         )
     _positive(hr.unexplained_above_bpm, "detectors.heart_rate.unexplained_above_bpm")
     _positive(hr.still_std_g, "detectors.heart_rate.still_std_g")

@@ -175,10 +175,15 @@ class DropoutDetector(Detector):
 class HeartRateRangeDetector(Detector):
     name = "heart_rate_range"
 
-    def __init__(self, min_bpm: float, max_bpm: float, hysteresis_bpm: float) -> None:
+    def __init__(
+        self, min_bpm: float, max_bpm: float, hysteresis_bpm: float, clear_s: float = 30.0
+    ) -> None:
+        """A high or low rate ends once back inside by ``hysteresis_bpm`` for ``clear_s``."""
         self.streams = frozenset({"hr"})
         self.min_bpm, self.max_bpm, self.hysteresis = min_bpm, max_bpm, hysteresis_bpm
+        self.clear_ns = int(clear_s * 1e9)
         self._state = "normal"
+        self._inside_since_ns: int | None = None  # first reading back inside the range
 
     def on_window(self, w: Window) -> list[Event]:
         recent = w.v[-max(1, w.hop) :, 0]
@@ -186,20 +191,27 @@ class HeartRateRangeDetector(Detector):
         if not len(recent):
             return []
         bpm = float(np.median(recent))
+        t_ns = int(w.t[-1])
         if self._state == "normal":
             state = "high" if bpm > self.max_bpm else "low" if bpm < self.min_bpm else "normal"
         elif self.min_bpm + self.hysteresis <= bpm <= self.max_bpm - self.hysteresis:
-            state = "normal"
+            if self._inside_since_ns is None:
+                self._inside_since_ns = t_ns
+            inside_long_enough = t_ns - self._inside_since_ns >= self.clear_ns
+            state = "normal" if inside_long_enough else self._state
         else:
+            self._inside_since_ns = None
             state = self._state
         changed, self._state = state != self._state, state
+        if changed:
+            self._inside_since_ns = None
         if not changed or state == "normal":
             return []
         limit = self.max_bpm if state == "high" else self.min_bpm
         word = "above" if state == "high" else "below"
         return [
             Event(
-                int(w.t[-1]),
+                t_ns,
                 self.name,
                 "heart_rate",
                 w.stream,
@@ -212,6 +224,7 @@ class HeartRateRangeDetector(Detector):
 
     def reset(self) -> None:
         self._state = "normal"
+        self._inside_since_ns = None
 
 
 def build_rule_detectors(config: Config, streams: Collection[str]) -> list[Detector]:
@@ -227,7 +240,7 @@ def build_rule_detectors(config: Config, streams: Collection[str]) -> list[Detec
         out.append(DropoutDetector(d.dropout.streams, d.dropout.gap_factor))
     hr = d.heart_rate
     if hr.enabled:
-        out.append(HeartRateRangeDetector(hr.min_bpm, hr.max_bpm, hr.hysteresis_bpm))
+        out.append(HeartRateRangeDetector(hr.min_bpm, hr.max_bpm, hr.hysteresis_bpm, hr.clear_s))
     if hr.enabled and hr.unexplained and HeartRateActivityDetector.streams <= set(streams):
         out.append(
             HeartRateActivityDetector(
