@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -318,17 +319,19 @@ def test_a_doubted_v_beat_of_a_confident_v_beats_shape_is_called_v() -> None:
     assert [c for _, c in det.beats].count("V") >= 0.95 * len(ventricular)
 
 
-class _FitFrom:
-    """The detector's own beat tracker, except that every beat from ``from_s`` on is
-    given the template fit ``fit``: noise on the trace, as far as the rules can tell."""
+class _FitIn:
+    """The detector's own beat tracker, except that every beat inside the given stretches
+    (s) is given the template fit ``fit``: noise on the trace, as far as the rules can
+    tell."""
 
-    def __init__(self, tracker, from_s: float, fit: float) -> None:  # type: ignore[no-untyped-def]
-        self.tracker, self.from_ns, self.fit = tracker, from_s * 1e9, fit
+    def __init__(self, tracker, stretches: list[tuple[float, float]], fit: float) -> None:  # type: ignore[no-untyped-def]
+        self.tracker, self.stretches, self.fit = tracker, stretches, fit
 
     def push(self, t: np.ndarray, v: np.ndarray):  # type: ignore[no-untyped-def]
         beats = self.tracker.push(t, v)
         for beat in beats:
-            if beat.t_ns >= self.from_ns and beat.quality != 0.0:  # 0.0: no fit known yet
+            inside = any(a <= beat.t_ns / 1e9 < b for a, b in self.stretches)
+            if inside and beat.quality != 0.0:  # 0.0: no fit known yet
                 beat.quality = self.fit
         return beats
 
@@ -349,7 +352,9 @@ def _labels_from(det, from_s: float, ventricular: list[float]) -> tuple[list[str
 
 def _run_with_fit(model_wrapper, fit: float, from_s: float = 150.0):  # type: ignore[no-untyped-def]
     t, x, ventricular = _ventricular_every_third_beat()
-    det, events = _run_beats(t, x, model_wrapper, lambda tracker: _FitFrom(tracker, from_s, fit))
+    det, events = _run_beats(
+        t, x, model_wrapper, lambda tracker: _FitIn(tracker, [(from_s, math.inf)], fit)
+    )
     return det, events, ventricular
 
 
@@ -393,24 +398,6 @@ def test_v_beats_of_a_known_v_shape_stay_v_where_the_gate_closes() -> None:
     assert [e.kind for e in events].count("ecg_unclassifiable") == 1
 
 
-class _NoisyIn:
-    """The detector's own beat tracker, with a poor template fit for the beats inside
-    the given stretches (s): noise, as far as the quality gate can tell."""
-
-    def __init__(self, tracker, stretches: list[tuple[float, float]]) -> None:  # type: ignore[no-untyped-def]
-        self.tracker, self.stretches = tracker, stretches
-
-    def push(self, t: np.ndarray, v: np.ndarray):  # type: ignore[no-untyped-def]
-        beats = self.tracker.push(t, v)
-        for beat in beats:
-            if any(a <= beat.t_ns / 1e9 < b for a, b in self.stretches) and beat.quality:
-                beat.quality = 0.3
-        return beats
-
-    def reset(self) -> None:
-        self.tracker.reset()
-
-
 def test_a_noisy_stretch_ends_only_after_30_s_of_classifiable_beats() -> None:
     """A moving wearer's ECG flickers about the quality gate: a few clean beats between
     noisy ones do not make the next noise a new ``ecg_unclassifiable`` event; 30 s of
@@ -418,7 +405,7 @@ def test_a_noisy_stretch_ends_only_after_30_s_of_classifiable_beats() -> None:
     times = 0.5 + 0.8 * np.arange(200)  # sinus at 75 a minute, 160 s
     t, x = _ecg_at(times, float(times[-1]) + 1.0)
     noisy = [(20.0, 30.0), (40.0, 50.0), (60.0, 70.0), (120.0, 130.0)]
-    det, events = _run_beats(t, x, tracker_wrapper=lambda tr: _NoisyIn(tr, noisy))
+    det, events = _run_beats(t, x, tracker_wrapper=lambda tr: _FitIn(tr, noisy, 0.3))
     raised = [e.t_ns / 1e9 for e in events if e.kind == "ecg_unclassifiable"]
     assert len(raised) == 2
     assert 20.0 <= raised[0] < 21.0 and 120.0 <= raised[1] < 121.0
