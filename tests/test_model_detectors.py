@@ -565,6 +565,51 @@ def test_wrist_stage_flags_faults_but_not_its_warm_up() -> None:
     assert flagged > 0 and n + flagged == clean
 
 
+def test_wrist_spectra_show_the_motion_at_half_and_twice_each_rate() -> None:
+    """A wrist swinging at 1.5 Hz (90 BPM) peaks at 90 BPM in the accelerometer's channel,
+    at 180 BPM in the channel of half each rate and at 45 BPM in that of twice each rate:
+    where a PPG peak that is a harmonic of the motion lines up with the motion."""
+    from fedwear.infer.heart import HR_BINS_BPM, WristSpectra
+
+    wrist = WristSpectra(64.0, 100.0)
+    imu_t = np.arange(100 * 12, dtype=np.int64) * 10_000_000
+    imu = np.zeros((len(imu_t), 6), np.float32)
+    imu[:, 2] = 9.81 + 3.0 * np.sin(2 * np.pi * 1.5 * imu_t / 1e9)
+    wrist.push_imu(imu_t, imu)
+    ppg_t = np.arange(64 * 12, dtype=np.int64) * 15_625_000
+    steps = wrist.push_ppg(ppg_t, np.sin(2 * np.pi * 2.0 * ppg_t / 1e9)[:, None])
+    assert steps
+    spec = steps[-1][1]
+    assert spec.shape == (len(HR_BINS_BPM), 4)
+    peaks = HR_BINS_BPM[np.argmax(spec, axis=0)]
+    assert abs(peaks[0] - 120) <= 3  # the PPG at 2 Hz
+    assert abs(peaks[1] - 90) <= 3 and abs(peaks[2] - 180) <= 3 and abs(peaks[3] - 45) <= 3
+
+
+def test_a_heart_rate_model_built_for_other_spectra_is_refused_at_start_up(
+    tmp_path: Path,
+) -> None:
+    import dataclasses
+    from types import SimpleNamespace
+
+    from fedwear.detect.wrist import WristEstimator
+    from fedwear.errors import ModelError
+    from fedwear.infer.engine import load_model
+
+    model = load_model(MODELS / "ppg_hr.json")
+    WristEstimator(model, 64.0, 100.0)  # the shipped file fits
+    card = model.card
+    two_channels = dataclasses.replace(
+        card, inputs=[dataclasses.replace(card.inputs[0], shape=(1, 64, 2))]
+    )
+    other_multiples = dataclasses.replace(
+        card, preprocessing={**card.preprocessing, "acc_multiples": [1.0, 0.5, 3.0]}
+    )
+    for wrong in (two_channels, other_multiples):
+        with pytest.raises(ModelError, match="this runtime makes"):
+            WristEstimator(SimpleNamespace(card=wrong), 64.0, 100.0)  # type: ignore[arg-type]
+
+
 def test_ppg_heart_rate_follows_the_chest_ecg() -> None:
     from fedwear.evaluate.ppg import evaluate_ppg
 

@@ -30,7 +30,13 @@ from common import (
 from fedwear.detect.heart import PpgHeartRateDetector
 from fedwear.detect.wrist import WristEstimator
 from fedwear.evaluate.ppg import evaluate_ppg, reference_beats, reference_bpm
-from fedwear.infer.heart import HR_BINS_BPM, HeartRateTracker, classical_likelihood
+from fedwear.infer.heart import (
+    ACC_MULTIPLES,
+    HR_BINS_BPM,
+    SPECTRA_CHANNELS,
+    HeartRateTracker,
+    classical_likelihood,
+)
 
 PPG_HZ, IMU_HZ = 64.0, 100.0
 PRE = {
@@ -39,6 +45,7 @@ PRE = {
     "window_s": 8.0,
     "hop_s": 2.0,
     "bins_bpm": [float(HR_BINS_BPM[0]), float(HR_BINS_BPM[-1]), len(HR_BINS_BPM)],
+    "acc_multiples": list(ACC_MULTIPLES),
 }
 THRESHOLDS = {
     "still_std_g": 0.02,
@@ -75,7 +82,7 @@ def soft_target(bpm: np.ndarray) -> np.ndarray:
 def build() -> Any:
     from tensorflow import keras
 
-    inp = keras.Input((len(HR_BINS_BPM), 2), name="spectra")
+    inp = keras.Input((len(HR_BINS_BPM), SPECTRA_CHANNELS), name="spectra")
     h = keras.layers.Conv1D(16, 7, padding="same", activation="relu")(inp)
     h = keras.layers.Conv1D(16, 7, padding="same", activation="relu")(h)
     h = keras.layers.Conv1D(1, 5, padding="same")(h)
@@ -216,7 +223,9 @@ Built by `tools/train/build_models.py` (this file is generated; do not edit).
 
 ## What it does
 Every 2 s, takes the magnitude spectra of the last 8 s of wrist PPG and wrist acceleration
-at 64 rates (30–219 BPM, 3 BPM apart) and gives a likelihood per rate; the runtime's
+at 64 rates (30–219 BPM, 3 BPM apart), the acceleration's also at half and at twice each
+rate (where arm swing and stride put the harmonics that reach the PPG), and gives a
+likelihood per rate; the runtime's
 tracker (`fedwear.infer.heart.HeartRateTracker`) prefers rates near the last one.
 `fedwear.detect.heart.PpgHeartRateDetector` also reports a heart rate the wearer's motion
 does not explain: above {THRESHOLDS["rest_max_bpm"]} BPM while |acc| varies by at most

@@ -14,15 +14,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ModelError
 from ..infer.engine import QuantizedModel
-from ..infer.heart import HeartRateTracker, WristSpectra
+from ..infer.heart import (
+    ACC_MULTIPLES,
+    HR_BINS_BPM,
+    SPECTRA_CHANNELS,
+    HeartRateTracker,
+    WristSpectra,
+)
 from .base import Window
 
 
 @dataclass(frozen=True)
 class WristStep:
     t_ns: int
-    spectra: np.ndarray  # the heart-rate model's input, (64, 2)
+    spectra: np.ndarray  # the heart-rate model's input, (64, SPECTRA_CHANNELS)
     imu: np.ndarray  # the IMU samples of the same 8 s
     bpm: float
     confidence: float
@@ -32,6 +39,20 @@ class WristEstimator:
     """Spectra → heart-rate model → tracker, once per window whoever asks first."""
 
     def __init__(self, hr_model: QuantizedModel, ppg_rate_hz: float, imu_rate_hz: float) -> None:
+        # A file built for other spectra (before the accelerometer's harmonics were added,
+        # say) is refused at start-up, not at its first window.
+        card = hr_model.card
+        takes = tuple(card.inputs[0].shape[1:]) if card.inputs else ()
+        makes = (len(HR_BINS_BPM), SPECTRA_CHANNELS)
+        multiples = card.numbers("preprocessing", "acc_multiples")
+        if takes != makes or multiples != ACC_MULTIPLES:
+            raise ModelError(
+                f"the heart-rate model takes spectra of shape {takes}, the accelerometer's "
+                f"at {list(multiples)} of each rate; this runtime makes {makes}, "
+                f"at {list(ACC_MULTIPLES)}",
+                path=str(card.path),
+                code="input",
+            )
         self.model = hr_model
         self.spectra = WristSpectra(ppg_rate_hz, imu_rate_hz)
         self.tracker = HeartRateTracker()

@@ -3,12 +3,21 @@ says which spectral peak is the heart, and a tracker that keeps the rate continu
 
 Arm swing and pedalling put peaks into the PPG spectrum at the motion's frequency and its
 harmonics; the accelerometer's spectrum shows the same peaks, so the model (or, in the
-classical baseline, a mask) can discount them.
+classical baseline, a mask) can discount them. The model also sees the accelerometer's
+spectrum at half and at twice each rate: a motion harmonic is a PPG peak at twice or
+half a motion peak, which a small convolution over neighbouring rates cannot reach.
 """
 
 from __future__ import annotations
 
-__all__ = ["HR_BINS_BPM", "HeartRateTracker", "WristSpectra", "spectra_input"]
+__all__ = [
+    "ACC_MULTIPLES",
+    "HR_BINS_BPM",
+    "SPECTRA_CHANNELS",
+    "HeartRateTracker",
+    "WristSpectra",
+    "spectra_input",
+]
 
 from collections import deque
 from collections.abc import Callable
@@ -20,14 +29,19 @@ from .features import History, SpectrumBank
 HR_BINS_BPM = np.linspace(30.0, 219.0, 64)  # 3 BPM apart
 WINDOW_S = 8.0
 HOP_S = 2.0
+# The accelerometer's spectrum at these multiples of each rate: channels 1, 2, 3 of the
+# input. Channel 0 is the PPG's spectrum at the rate itself.
+ACC_MULTIPLES = (1.0, 0.5, 2.0)
+SPECTRA_CHANNELS = 1 + len(ACC_MULTIPLES)
 
 
-def spectra_input(ppg_spec: np.ndarray, acc_spec: np.ndarray) -> np.ndarray:
-    return np.stack((ppg_spec, acc_spec), axis=1).astype(np.float32)
+def spectra_input(ppg_spec: np.ndarray, *acc_specs: np.ndarray) -> np.ndarray:
+    """(64, SPECTRA_CHANNELS): the PPG's spectrum, then the accelerometer's at ACC_MULTIPLES."""
+    return np.stack((ppg_spec, *acc_specs), axis=1).astype(np.float32)
 
 
 class WristSpectra:
-    """Every 2 s of PPG gives one (64, 2) spectra input over the last 8 s of PPG and IMU.
+    """Every 2 s of PPG gives one (64, 4) spectra input over the last 8 s of PPG and IMU.
 
     The two streams arrive in chunks of their own (a fast replay can run one stream many
     seconds ahead of the other), so PPG steps wait in a short queue until the IMU has
@@ -40,7 +54,7 @@ class WristSpectra:
         self.imu_n = round(WINDOW_S * imu_rate_hz)
         freqs = HR_BINS_BPM / 60.0
         self.ppg_bank = SpectrumBank(len(self.ppg.t), ppg_rate_hz, freqs)
-        self.acc_bank = SpectrumBank(self.imu_n, imu_rate_hz, freqs)
+        self.acc_banks = [SpectrumBank(self.imu_n, imu_rate_hz, m * freqs) for m in ACC_MULTIPLES]
         self.hop = round(HOP_S * ppg_rate_hz)
         self.imu_step_ns = 1e9 / imu_rate_hz
         self.max_queue = round(skew_s / HOP_S)
@@ -94,7 +108,8 @@ class WristSpectra:
             if not np.all(np.isfinite(imu)):
                 self.flagged += 1
                 continue
-            out.append((t_end, spectra_input(ppg_spec, self.acc_bank(imu[:, :3])), imu))
+            acc_specs = (bank(imu[:, :3]) for bank in self.acc_banks)
+            out.append((t_end, spectra_input(ppg_spec, *acc_specs), imu))
         return out
 
 
