@@ -1,7 +1,8 @@
 """Heart rate from wrist PPG under motion (PhysioNet "Wrist PPG During Exercise").
 
-Inputs are the runtime's own spectra (fedwear.infer.heart.WristSpectra: PPG and
-accelerometer magnitude spectra over 8 s, every 2 s, at 64 rates from 30 to 219 BPM);
+Inputs are the runtime's own spectra (fedwear.infer.heart.WristSpectra: the PPG's
+magnitude spectrum over 8 s, every 2 s, at 64 rates from 30 to 219 BPM, and the
+accelerometer's at those rates, at half and at twice them, where motion harmonics are);
 the target is the chest ECG's heart rate as a soft one-hot over those rates. The model
 learns which PPG peak is the heart when the arm's motion adds peaks of its own.
 Validation: leave one subject out (s2-s5), scored through the runtime's pipeline.
