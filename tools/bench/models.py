@@ -11,7 +11,8 @@ the cards (beats: both versions were scored on the same left-out records).
 Needs the float32 twins and samples that tools/train/build_models.py leaves in
 .cache/train/. Usage: python tools/bench/models.py [--repeats N] [--only NAME ...]
 (--only: the models whose float32 twins are the shipped files' own, after one of them
-was rebuilt with `build_models.py --only`).
+was rebuilt with `build_models.py --only`; without it, every model with a twin there,
+and a line naming those without).
 """
 
 from __future__ import annotations
@@ -77,15 +78,24 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--windows", type=int, default=200)
-    p.add_argument("--only", nargs="+", choices=NAMES, default=list(NAMES))
+    p.add_argument("--only", nargs="+", choices=NAMES, default=None)
     args = p.parse_args()
+    # A build with --only leaves twins for some models: bench those, and say which are not.
+    twinned = [n for n in NAMES if (WORK / f"{n}_float32.tflite").is_file()]
+    names = args.only or twinned
+    missing = [n for n in names if n not in twinned]
+    if missing or not names:
+        raise SystemExit(
+            f"no float32 twin in {WORK} for {', '.join(missing or NAMES)}: "
+            "run tools/train/build_models.py (it leaves them there)"
+        )
     print(
         "| model | int8 bytes | float32 bytes | smaller | int8 engine µs | float32 engine µs "
         "| engine speed-up | int8 invoke µs | float32 invoke µs | invoke speed-up "
         "| max abs diff | decisions agree |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for name in args.only:
+    for name in names:
         q = load_model(MODELS / f"{name}.json")
         fbytes = (WORK / f"{name}_float32.tflite").read_bytes()
         f = raw_runner(fbytes)
@@ -116,6 +126,9 @@ def main() -> None:
             f"| {t_raw:.1f} | {t_f:.1f} | {t_f / t_raw:.2f}× | {diff:.4f} "
             f"| {'–' if np.isnan(agree) else f'{100 * agree:.1f} %'} |"
         )
+    if args.only is None and len(twinned) < len(NAMES):
+        left = ", ".join(n for n in NAMES if n not in twinned)
+        print(f"not benched: {left} (no float32 twin; build_models.py --only left none)")
     card = json.loads((MODELS / "beats.json").read_text())["metrics"]
     for c in ("N", "S", "V"):
         a, b = card["overall_int8"][c], card["overall_float32"][c]
