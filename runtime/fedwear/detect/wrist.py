@@ -41,23 +41,31 @@ class WristEstimator:
     def __init__(self, hr_model: QuantizedModel, ppg_rate_hz: float, imu_rate_hz: float) -> None:
         # A file built for other spectra (before the accelerometer's harmonics were added,
         # say) is refused at start-up, not at its first window.
-        card = hr_model.card
-        takes = tuple(card.inputs[0].shape[1:]) if card.inputs else ()
-        makes = (len(HR_BINS_BPM), SPECTRA_CHANNELS)
-        multiples = card.numbers("preprocessing", "acc_multiples")
-        if takes != makes or multiples != ACC_MULTIPLES:
-            raise ModelError(
-                f"the heart-rate model takes spectra of shape {takes}, the accelerometer's "
-                f"at {list(multiples)} of each rate; this runtime makes {makes}, "
-                f"at {list(ACC_MULTIPLES)}",
-                path=str(card.path),
-                code="input",
-            )
+        self._check_spectra(hr_model)
         self.model = hr_model
         self.spectra = WristSpectra(ppg_rate_hz, imu_rate_hz)
         self.tracker = HeartRateTracker()
         self._window: Window | None = None
         self._steps: list[WristStep] = []
+
+    @staticmethod
+    def _check_spectra(hr_model: QuantizedModel) -> None:
+        card = hr_model.card
+        takes = tuple(card.inputs[0].shape[1:]) if card.inputs else ()
+        makes = (len(HR_BINS_BPM), SPECTRA_CHANNELS)
+        makes_text = f"{makes}, the accelerometer's at {list(ACC_MULTIPLES)} of each rate"
+        if takes != makes:
+            problem = f"takes spectra of shape {takes}"
+        else:  # an older card has no acc_multiples, but its shape differs too
+            multiples = card.numbers("preprocessing", "acc_multiples")
+            if multiples == ACC_MULTIPLES:
+                return
+            problem = f"takes the accelerometer's spectra at {list(multiples)} of each rate"
+        raise ModelError(
+            f"the heart-rate model {problem}; this runtime makes {makes_text}",
+            path=str(card.path),
+            code="input",
+        )
 
     def reset(self) -> None:
         """Idempotent: every sharing detector calls it when the pipeline resets them."""
