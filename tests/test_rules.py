@@ -104,7 +104,7 @@ def test_heart_rate_range_with_hysteresis() -> None:
 def test_a_rate_hovering_about_a_limit_is_one_event() -> None:
     """A runner's rate crossing 180 and back every few seconds: one ``high`` event, which
     ends only after 30 s back inside the range (by the hysteresis); then a new one."""
-    det = HeartRateRangeDetector(40, 180, 5)
+    det = HeartRateRangeDetector(40, 180, 5, clear_s=30)
     bpm = [170.0] * 10 + [185.0, 172.0, 172.0, 188.0, 174.0, 183.0] * 10 + [170.0] * 40
     bpm += [190.0] * 5
     events = []

@@ -176,7 +176,7 @@ class HeartRateRangeDetector(Detector):
     name = "heart_rate_range"
 
     def __init__(
-        self, min_bpm: float, max_bpm: float, hysteresis_bpm: float, clear_s: float = 30.0
+        self, min_bpm: float, max_bpm: float, hysteresis_bpm: float, clear_s: float
     ) -> None:
         """A high or low rate ends once back inside by ``hysteresis_bpm`` for ``clear_s``."""
         self.streams = frozenset({"hr"})
