@@ -1,4 +1,4 @@
-"""The beat model's training weights (tools/train/beats.py): numpy only, no TensorFlow."""
+"""The training recipes' numpy parts (tools/train/beats.py, ppg_hr.py): no TensorFlow."""
 
 from __future__ import annotations
 
@@ -201,3 +201,15 @@ def test_augmented_beats_are_noisy_clipped_and_the_same_for_the_same_seed() -> N
     quiet = np.delete(seg, np.s_[10 - beats.AUGMENT_SHIFT : 11 + beats.AUGMENT_SHIFT], axis=1)
     assert quiet.std() == pytest.approx(beats.AUGMENT_NOISE, rel=0.05)
     assert not np.array_equal(a, beats.augmented(x, np.random.default_rng(8)))
+
+
+def test_the_card_ties_the_heart_to_the_motion_by_the_median_ratio() -> None:
+    import ppg_hr
+
+    bins = ppg_hr.HR_BINS_BPM
+    spectra = np.zeros((3, len(bins), ppg_hr.SPECTRA_CHANNELS), np.float32)
+    motion = [60.0, 60.0, 90.0]  # the accelerometer's strongest rate in each window
+    for window, rate in zip(spectra, motion, strict=True):
+        window[int(np.argmin(np.abs(bins - rate))), 1] = 1.0
+    refs = np.array([120.0, 150.0, 90.0])  # ratios 2, 2.5 and 1
+    assert ppg_hr.heart_to_motion(spectra, refs) == pytest.approx(2.0)
