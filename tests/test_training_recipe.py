@@ -213,3 +213,26 @@ def test_the_card_ties_the_heart_to_the_motion_by_the_median_ratio() -> None:
         window[int(np.argmin(np.abs(bins - rate))), 1] = 1.0
     refs = np.array([120.0, 150.0, 90.0])  # ratios 2, 2.5 and 1
     assert ppg_hr.heart_to_motion(spectra, refs) == pytest.approx(2.0)
+
+
+def test_a_moved_heart_copy_moves_the_pulse_peak_and_keeps_the_motion() -> None:
+    import ppg_hr
+
+    bins = ppg_hr.HR_BINS_BPM
+    x = np.zeros((2, len(bins), ppg_hr.SPECTRA_CHANNELS), np.float32)
+    heart, motion = int(np.argmin(np.abs(bins - 120.0))), int(np.argmin(np.abs(bins - 60.0)))
+    x[0, heart, 0] = 1.0  # window 0: the heart plain at 120 BPM
+    x[0, motion, 0] = 0.8  # and the motion's peak in the PPG at 60
+    x[0, motion, 1] = 1.0
+    x[1, motion, 0] = 1.0  # window 1: only the motion; its heart (150) is not in the PPG
+    bpm = np.array([bins[heart], 150.0])
+    moved, rates = ppg_hr.moved_hearts(x, bpm, np.random.default_rng(0), copies=4)
+    assert len(moved) == 4  # window 1 is never copied
+    assert set(rates) <= set(bpm)
+    for window, rate in zip(moved, rates, strict=True):
+        ppg = window[:, 0]
+        assert bins[int(np.argmax(ppg))] == pytest.approx(rate, abs=1.5)
+        assert ppg.max() == pytest.approx(1.0)
+        assert ppg[motion] == pytest.approx(0.8, abs=0.01)  # the motion stays where it was
+        np.testing.assert_array_equal(window[:, 1:], x[0, :, 1:])
+    assert 150.0 in rates  # the seed draws both rates in four copies
