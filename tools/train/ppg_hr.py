@@ -123,7 +123,7 @@ def build() -> Any:
     h = keras.layers.Conv1D(16, 7, padding="same", activation="relu")(inp)
     h = keras.layers.Conv1D(16, 7, padding="same", activation="relu")(h)
     h = keras.layers.Conv1D(1, 5, padding="same")(h)
-    h = keras.layers.Flatten()(h)
+    h = keras.layers.Flatten(name="logits")(h)
     out = keras.layers.Softmax(name="likelihood")(h)
     model = keras.Model(inp, out)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="categorical_crossentropy")
@@ -148,7 +148,7 @@ def fit(x: np.ndarray, bpm: np.ndarray) -> Any:
         train_one(np.concatenate([x, xm]), np.concatenate([bpm, ym])),
     ]
     inp = keras.Input((len(HR_BINS_BPM), SPECTRA_CHANNELS), name="spectra")
-    logits = [keras.Model(m.input, m.layers[-2].output)(inp) for m in members]
+    logits = [keras.Model(m.input, m.get_layer("logits").output)(inp) for m in members]
     out = keras.layers.Softmax(name="likelihood")(keras.layers.Average()(logits))
     return keras.Model(inp, out)
 
