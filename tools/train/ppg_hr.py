@@ -4,10 +4,10 @@ Inputs are the runtime's own spectra (fedwear.infer.heart.WristSpectra: the PPG'
 magnitude spectrum over 8 s, every 2 s, at 64 rates from 30 to 219 BPM, and the
 accelerometer's at those rates, at half and at twice them, where motion harmonics are);
 the target is the chest ECG's heart rate as a soft one-hot over those rates. The model
-learns which PPG peak is the heart when the arm's motion adds peaks of its own. It is two
-networks whose logits are averaged: one trained on the windows as recorded, where the
-heart is often tied to the motion's rate, and one also on copies whose heart peak was
-moved to other rates, where it is not; a rate must suit both.
+learns which PPG peak is the heart when the arm's motion adds peaks of its own. It is
+three networks whose logits are averaged: one trained on the windows as recorded, where
+the heart is often tied to the motion's rate, and two also on copies whose heart peak
+was moved to other rates, where it is not; a rate must suit all three.
 Validation: leave one subject out (s2-s5), scored through the runtime's pipeline.
 """
 
@@ -88,6 +88,7 @@ def soft_target(bpm: np.ndarray) -> np.ndarray:
 # rate; only such windows are copied with their heart moved.
 PLAIN_HEART = 0.3
 MOVED_COPIES = 3
+MOVED_NETWORKS = 2  # beside the one trained on the windows as recorded
 HEART_WIDTH_BPM = 5.0
 
 
@@ -137,16 +138,15 @@ def train_one(x: np.ndarray, bpm: np.ndarray) -> Any:
 
 
 def fit(x: np.ndarray, bpm: np.ndarray) -> Any:
-    """The two networks in one model: the mean of their logits, then the softmax (the
+    """The networks in one model: the mean of their logits, then the softmax (the
     geometric mean of their likelihoods)."""
     from tensorflow import keras
 
     fresh_names()
-    xm, ym = moved_hearts(x, bpm, np.random.default_rng(SEED))
-    members = [
-        train_one(x, bpm),
-        train_one(np.concatenate([x, xm]), np.concatenate([bpm, ym])),
-    ]
+    members = [train_one(x, bpm)]
+    for k in range(MOVED_NETWORKS):
+        xm, ym = moved_hearts(x, bpm, np.random.default_rng(SEED + k))
+        members.append(train_one(np.concatenate([x, xm]), np.concatenate([bpm, ym])))
     inp = keras.Input((len(HR_BINS_BPM), SPECTRA_CHANNELS), name="spectra")
     logits = [keras.Model(m.input, m.get_layer("logits").output)(inp) for m in members]
     out = keras.layers.Softmax(name="likelihood")(keras.layers.Average()(logits))
@@ -266,8 +266,9 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
             "recordings": sorted(recs),
             "epochs": 60,
             "seed": "fixed",
-            "networks": "two, logits averaged: as recorded; and with "
-            f"{MOVED_COPIES} moved-heart copies of each plain window",
+            "networks": f"{1 + MOVED_NETWORKS}, logits averaged: one as recorded; "
+            f"{MOVED_NETWORKS} also with {MOVED_COPIES} moved-heart copies of each plain "
+            "window, each drawn with a seed of its own",
         },
     )
     rows = [
@@ -295,9 +296,10 @@ Built by `tools/train/build_models.py` (this file is generated; do not edit).
 Every 2 s, takes the magnitude spectra of the last 8 s of wrist PPG and wrist acceleration
 at 64 rates (30–219 BPM, 3 BPM apart), the acceleration's also at half and at twice each
 rate (where arm swing and stride put the harmonics that reach the PPG), and gives a
-likelihood per rate: two networks, their logits averaged, one trained on the windows as
-recorded and one also on copies whose heart peak was moved to other rates (so that the
-heart's tie to the motion in these recordings is not all it learns); the runtime's
+likelihood per rate: {1 + MOVED_NETWORKS} networks, their logits averaged, one trained on
+the windows as recorded and {MOVED_NETWORKS} also on copies whose heart peak was moved to
+other rates (so that the heart's tie to the motion in these recordings is not all they
+learn); the runtime's
 tracker (`fedwear.infer.heart.HeartRateTracker`) prefers rates near the last one.
 `fedwear.detect.heart.PpgHeartRateDetector` also reports a heart rate the wearer's motion
 does not explain: above {THRESHOLDS["rest_max_bpm"]} BPM while |acc| varies by at most
