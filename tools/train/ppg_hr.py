@@ -84,8 +84,9 @@ def soft_target(bpm: np.ndarray) -> np.ndarray:
     return (y / y.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-# A window's heart is plain where its PPG spectrum reaches this within 6 BPM of the true
-# rate; only such windows are copied with their heart moved.
+# The heart is "at" a rate within this of it: where the card counts it visible, and where
+# a window's PPG must reach PLAIN_HEART for the window to be copied with its heart moved.
+HEART_NEAR_BPM = 6.0
 PLAIN_HEART = 0.3
 MOVED_COPIES = 3
 MOVED_NETWORKS = 2  # beside the one trained on the windows as recorded
@@ -100,18 +101,25 @@ def moved_hearts(
     heart then sits anywhere against the motion, so the tie between them in these few
     people (the card's "heart ÷ motion") stops being a rule to learn."""
     bins = HR_BINS_BPM
-    near = np.abs(bins[None, :] - bpm[:, None]) <= 6.0
+    near = np.abs(bins[None, :] - bpm[:, None]) <= HEART_NEAR_BPM
     plain = np.flatnonzero(np.where(near, x[:, :, 0], 0.0).max(axis=1) >= PLAIN_HEART)
+    # Each plain window's pulse and the rest of its PPG, split once for every copy.
+    heart = np.exp(-0.5 * ((bins[None, :] - bpm[plain, None]) / HEART_WIDTH_BPM) ** 2)
+    ppg = x[plain, :, 0]
+    pulse, rest = ppg * heart, ppg * (1.0 - heart)
     xs, ys = [], []
     for _ in range(copies):
         target = bpm[rng.integers(0, len(bpm), len(plain))]
+        shift = target - bpm[plain]
+        moved = np.stack(
+            [
+                np.interp(bins, bins + d, p, left=0.0, right=0.0)
+                for d, p in zip(shift, pulse, strict=True)
+            ]
+        )
+        spectra = np.maximum(rest, moved)
         new = x[plain].copy()
-        for k, (i, rate) in enumerate(zip(plain, target, strict=True)):
-            ppg = x[i, :, 0]
-            heart = np.exp(-0.5 * ((bins - bpm[i]) / HEART_WIDTH_BPM) ** 2)
-            moved = np.interp(bins, bins + (rate - bpm[i]), ppg * heart, left=0.0, right=0.0)
-            spectrum = np.maximum(ppg * (1.0 - heart), moved)
-            new[k, :, 0] = spectrum / max(float(spectrum.max()), 1e-6)
+        new[:, :, 0] = spectra / np.maximum(spectra.max(axis=1, keepdims=True), 1e-6)
         xs.append(new)
         ys.append(target)
     return np.concatenate(xs), np.concatenate(ys)
@@ -154,14 +162,14 @@ def fit(x: np.ndarray, bpm: np.ndarray) -> Any:
 
 
 def peak_visible(spectra: np.ndarray, refs: np.ndarray, peaks: int = 3) -> float:
-    """Fraction of windows whose true rate is within 6 BPM of one of the PPG spectrum's
+    """Fraction of windows whose true rate is within HEART_NEAR_BPM of one of the PPG spectrum's
     ``peaks`` largest local maxima: how often the heart is in the input at all."""
     hits = 0
     for spec, ref in zip(spectra[:, :, 0], refs, strict=True):
         inner = spec[1:-1]
         local = np.flatnonzero((inner >= spec[:-2]) & (inner >= spec[2:])) + 1
         top = local[np.argsort(-spec[local])][:peaks]
-        hits += bool(np.any(np.abs(HR_BINS_BPM[top] - ref) <= 6.0))
+        hits += bool(np.any(np.abs(HR_BINS_BPM[top] - ref) <= HEART_NEAR_BPM))
     return hits / max(len(refs), 1)
 
 
