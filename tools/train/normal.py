@@ -42,7 +42,7 @@ def recording_features(path: Path, hr_model: Any) -> np.ndarray:
     tracker = HeartRateTracker()
     rows = []
     for t_ns, spec, imu in wrist_steps(path, PPG_HZ, IMU_HZ):
-        bpm, conf = tracker.update(t_ns, hr_model.run(spec)[0].reshape(-1))
+        bpm, conf = tracker.update(t_ns, hr_model.run(spec)[0].reshape(-1), spec[:, 0])
         rows.append(wrist_features(spec, imu, bpm, conf))
     return np.stack(rows)
 

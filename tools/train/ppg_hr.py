@@ -38,6 +38,7 @@ from fedwear.evaluate.ppg import evaluate_ppg, reference_beats, reference_bpm
 from fedwear.infer.heart import (
     ACC_MULTIPLES,
     HR_BINS_BPM,
+    PLAIN_PEAK,
     SPECTRA_CHANNELS,
     HeartRateTracker,
     classical_likelihood,
@@ -85,9 +86,9 @@ def soft_target(bpm: np.ndarray) -> np.ndarray:
 
 
 # The heart is "at" a rate within this of it: where the card counts it visible, and where
-# a window's PPG must reach PLAIN_HEART for the window to be copied with its heart moved.
+# a window's PPG must reach PLAIN_PEAK (its spectrum's largest is 1) for the window to be
+# copied with its heart moved.
 HEART_NEAR_BPM = 6.0
-PLAIN_HEART = 0.3
 MOVED_COPIES = 3
 MOVED_NETWORKS = 2  # beside the one trained on the windows as recorded
 HEART_WIDTH_BPM = 5.0
@@ -102,7 +103,7 @@ def moved_hearts(
     people (the card's "heart ÷ motion") stops being a rule to learn."""
     bins = HR_BINS_BPM
     near = np.abs(bins[None, :] - bpm[:, None]) <= HEART_NEAR_BPM
-    plain = np.flatnonzero(np.where(near, x[:, :, 0], 0.0).max(axis=1) >= PLAIN_HEART)
+    plain = np.flatnonzero(np.where(near, x[:, :, 0], 0.0).max(axis=1) >= PLAIN_PEAK)
     # Each plain window's pulse and the rest of its PPG, split once for every copy.
     heart = np.exp(-0.5 * ((bins[None, :] - bpm[plain, None]) / HEART_WIDTH_BPM) ** 2)
     ppg = x[plain, :, 0]
@@ -180,11 +181,14 @@ def heart_to_motion(spectra: np.ndarray, refs: np.ndarray) -> float:
     return float(np.median(refs / motion))
 
 
-def tracked_mae(likelihoods: np.ndarray, times: np.ndarray, refs: np.ndarray) -> float:
+def tracked_mae(
+    likelihoods: np.ndarray, spectra: np.ndarray, times: np.ndarray, refs: np.ndarray
+) -> float:
+    """MAE of the runtime's tracker on these likelihoods (reported at the PPG's peak)."""
     tracker = HeartRateTracker()
     errs = [
-        abs(tracker.update(int(t), lk)[0] - r)
-        for lk, t, r in zip(likelihoods, times, refs, strict=True)
+        abs(tracker.update(int(t), lk, spec[:, 0])[0] - r)
+        for lk, spec, t, r in zip(likelihoods, spectra, times, refs, strict=True)
     ]
     return float(np.mean(errs))
 
@@ -214,7 +218,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         print("ppg fold", s, "done", flush=True)
     for name, (spec, refs, times) in recs.items():
         lk = np.stack([classical_likelihood(x) for x in spec])
-        baseline[name] = round(tracked_mae(lk, times, refs), 2)
+        baseline[name] = round(tracked_mae(lk, spec, times, refs), 2)
     n_all = sum(v["windows"] for v in per.values())
     overall = {
         "mae_bpm": round(sum(v["mae_bpm"] * v["windows"] for v in per.values()) / n_all, 2),
@@ -308,7 +312,9 @@ likelihood per rate: {1 + MOVED_NETWORKS} networks, their logits averaged, one t
 the windows as recorded and {MOVED_NETWORKS} also on copies whose heart peak was moved to
 other rates (so that the heart's tie to the motion in these recordings is not all they
 learn); the runtime's
-tracker (`fedwear.infer.heart.HeartRateTracker`) prefers rates near the last one.
+tracker (`fedwear.infer.heart.HeartRateTracker`) prefers rates near the last one, and
+reports the PPG spectrum's largest peak within one spread ({HeartRateTracker().spread:g} BPM)
+of the tracked rate.
 `fedwear.detect.heart.PpgHeartRateDetector` also reports a heart rate the wearer's motion
 does not explain: above {THRESHOLDS["rest_max_bpm"]} BPM while |acc| varies by at most
 {THRESHOLDS["still_std_g"]} g, held for {THRESHOLDS["hold_s"]} s, once the wrist has not been

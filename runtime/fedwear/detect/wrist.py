@@ -81,7 +81,8 @@ class WristEstimator:
         push = self.spectra.push_imu if w.stream == "imu" else self.spectra.push_ppg
         steps = []
         for t_ns, spec, imu in push(w.t[-new:], w.v[-new:]):
-            bpm, confidence = self.tracker.update(t_ns, self.model.run(spec)[0].reshape(-1))
+            likelihood = self.model.run(spec)[0].reshape(-1)
+            bpm, confidence = self.tracker.update(t_ns, likelihood, spec[:, 0])
             steps.append(WristStep(t_ns, spec, imu, bpm, confidence))
         self._window, self._steps = w, steps
         return steps

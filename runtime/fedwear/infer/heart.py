@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = [
     "ACC_MULTIPLES",
     "HR_BINS_BPM",
+    "PLAIN_PEAK",
     "SPECTRA_CHANNELS",
     "HeartRateTracker",
     "WristSpectra",
@@ -33,6 +34,9 @@ HOP_S = 2.0
 # input. Channel 0 is the PPG's spectrum at the rate itself.
 ACC_MULTIPLES = (1.0, 0.5, 2.0)
 SPECTRA_CHANNELS = 1 + len(ACC_MULTIPLES)
+# A PPG peak at least this fraction of the spectrum's largest is a plain one: the tracker
+# reports it, and training moves it (tools/train/ppg_hr.py, moved_hearts).
+PLAIN_PEAK = 0.3
 
 
 def spectra_input(ppg_spec: np.ndarray, *acc_specs: np.ndarray) -> np.ndarray:
@@ -114,7 +118,14 @@ class WristSpectra:
 
 
 class HeartRateTracker:
-    """Picks the heart-rate bin from per-bin likelihoods, favouring continuity."""
+    """Picks the heart-rate bin from per-bin likelihoods, favouring continuity.
+
+    Given the PPG's spectrum too, the rate it reports is that spectrum's largest peak
+    within one spread of the tracked rate, where that peak is plain (PLAIN_PEAK): the
+    likelihood says which peak is the heart but is blurred (3 BPM bins, trained on targets
+    3 BPM wide), the PPG's own peak is sharper. The next step's continuity centres on
+    the rate reported.
+    """
 
     def __init__(self, spread_bpm: float = 12.0, forget_s: float = 20.0) -> None:
         self.spread = spread_bpm
@@ -125,8 +136,10 @@ class HeartRateTracker:
         self.bpm: float | None = None
         self._t = 0
 
-    def update(self, t_ns: int, likelihood: np.ndarray) -> tuple[float, float]:
-        """(bpm, confidence 0..1) for this step."""
+    def update(
+        self, t_ns: int, likelihood: np.ndarray, ppg_spectrum: np.ndarray | None = None
+    ) -> tuple[float, float]:
+        """(bpm, confidence 0..1) for this step; ``ppg_spectrum`` over HR_BINS_BPM."""
         p = np.maximum(likelihood.astype(np.float64), 0.0)
         if self.bpm is not None and t_ns - self._t < self.forget_ns:
             prior = np.exp(-0.5 * ((HR_BINS_BPM - self.bpm) / self.spread) ** 2)
@@ -138,8 +151,29 @@ class HeartRateTracker:
         k = int(np.argmax(p))
         lo, hi = max(0, k - 1), min(len(p), k + 2)
         bpm = float((HR_BINS_BPM[lo:hi] * p[lo:hi]).sum() / p[lo:hi].sum())
+        if ppg_spectrum is not None:
+            bpm = peak_near(ppg_spectrum, bpm, self.spread)
         self.bpm, self._t = bpm, t_ns
         return bpm, float(p[k])
+
+
+def peak_near(spectrum: np.ndarray, bpm: float, within_bpm: float) -> float:
+    """The rate of ``spectrum``'s largest value within ``within_bpm`` of ``bpm``, placed
+    between bins by a parabola through it and its neighbours; ``bpm`` itself where that
+    value is under PLAIN_PEAK of the spectrum's largest (no heart there to sharpen)."""
+    near = np.flatnonzero(np.abs(HR_BINS_BPM - bpm) <= within_bpm)
+    if len(near) == 0:
+        return bpm
+    j = int(near[np.argmax(spectrum[near])])
+    if not spectrum[j] >= PLAIN_PEAK * float(spectrum.max()):
+        return bpm
+    if j == 0 or j == len(HR_BINS_BPM) - 1:
+        return float(HR_BINS_BPM[j])
+    left, mid, right = (float(v) for v in spectrum[j - 1 : j + 2])
+    curve = left - 2.0 * mid + right
+    shift = 0.5 * (left - right) / curve if curve < 0 else 0.0
+    step = float(HR_BINS_BPM[1] - HR_BINS_BPM[0])
+    return float(HR_BINS_BPM[j] + step * min(max(shift, -0.5), 0.5))
 
 
 def classical_likelihood(spec: np.ndarray) -> np.ndarray:
