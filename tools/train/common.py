@@ -21,6 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "runtime"))
 
+from slim import slim_graph  # noqa: E402
+
 from fedwear.atomic import write_atomically  # noqa: E402
 from fedwear.infer.card import CARD_FORMAT, load_card  # noqa: E402
 from fedwear.infer.engine import QuantizedModel, new_interpreter  # noqa: E402
@@ -69,7 +71,13 @@ def average_of(members: Sequence[Any], shape: tuple[int, ...], input_name: str, 
 
 
 def to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
-    """Full-integer int8 (with a representative set) or plain float32 (None)."""
+    """Full-integer int8 (with a representative set) or plain float32 (None), with one
+    window's graph (slim.py): either way the file a float32 twin is compared with."""
+    return slim_graph(strip_tensor_names(converted(model, representative)))
+
+
+def converted(model: Any, representative: np.ndarray | None) -> bytes:
+    """The TFLite converter's own output, for to_tflite."""
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -92,7 +100,7 @@ def to_tflite(model: Any, representative: np.ndarray | None) -> bytes:
         if not hasattr(conv, "_experimental_disable_per_channel"):
             raise RuntimeError("this TensorFlow's converter has no per-tensor switch")
         conv._experimental_disable_per_channel = True
-    return strip_tensor_names(bytes(conv.convert()))
+    return bytes(conv.convert())
 
 
 def strip_tensor_names(content: bytes) -> bytes:
