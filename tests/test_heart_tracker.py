@@ -68,3 +68,10 @@ def test_a_plain_heart_beside_a_stronger_motion_peak_is_reported() -> None:
     spectrum = 0.5 * _ppg_spectrum(107.5) + _ppg_spectrum(170.0)
     bpm, _ = HeartRateTracker().update(0, _likelihood_at(100.0), spectrum / spectrum.max())
     assert abs(bpm - 107.5) < 0.5
+
+
+def test_a_ppg_without_a_pulse_leaves_the_tracked_rate() -> None:
+    """A flat PPG (sensor off the skin) has an all-zero spectrum: nothing to sharpen."""
+    tracker = HeartRateTracker()
+    bpm, _ = tracker.update(0, _likelihood_at(100.0), np.zeros(len(HR_BINS_BPM), np.float32))
+    assert abs(bpm - 100.0) < 1.5

@@ -160,12 +160,13 @@ class HeartRateTracker:
 def peak_near(spectrum: np.ndarray, bpm: float, within_bpm: float) -> float:
     """The rate of ``spectrum``'s largest value within ``within_bpm`` of ``bpm``, placed
     between bins by a parabola through it and its neighbours; ``bpm`` itself where that
-    value is under PLAIN_PEAK of the spectrum's largest (no heart there to sharpen)."""
+    value is under PLAIN_PEAK of the spectrum's largest (no heart there to sharpen), or
+    where the spectrum is flat zero (no pulse at all)."""
     near = np.flatnonzero(np.abs(HR_BINS_BPM - bpm) <= within_bpm)
     if len(near) == 0:
         return bpm
     j = int(near[np.argmax(spectrum[near])])
-    if not spectrum[j] >= PLAIN_PEAK * float(spectrum.max()):
+    if not spectrum[j] > 0 or not spectrum[j] >= PLAIN_PEAK * float(spectrum.max()):
         return bpm
     if j == 0 or j == len(HR_BINS_BPM) - 1:
         return float(HR_BINS_BPM[j])
