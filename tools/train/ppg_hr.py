@@ -314,7 +314,8 @@ other rates (so that the heart's tie to the motion in these recordings is not al
 learn); the runtime's
 tracker (`fedwear.infer.heart.HeartRateTracker`) prefers rates near the last one, and
 reports the PPG spectrum's largest peak within one spread ({HeartRateTracker().spread:g} BPM)
-of the tracked rate.
+of the tracked rate where that peak is at least {PLAIN_PEAK:g} of the spectrum's largest
+(elsewhere, the tracked rate).
 `fedwear.detect.heart.PpgHeartRateDetector` also reports a heart rate the wearer's motion
 does not explain: above {THRESHOLDS["rest_max_bpm"]} BPM while |acc| varies by at most
 {THRESHOLDS["still_std_g"]} g, held for {THRESHOLDS["hold_s"]} s, once the wrist has not been
