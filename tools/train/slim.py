@@ -15,7 +15,7 @@ window at a time (batch 1), so here:
    to, are dropped, and every index is renumbered.
 
 Reshapes only relabel the same bytes, so every output is the same to the bit (checked
-in tests/test_training_recipe.py); what shrinks is the graph the flatbuffer stores.
+in tests/test_slim_graph.py); what shrinks is the graph the flatbuffer stores.
 """
 
 from __future__ import annotations
