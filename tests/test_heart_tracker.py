@@ -1,4 +1,4 @@
-"""The heart-rate tracker: continuity from the likelihoods, the rate from the PPG's peak."""
+"""The heart-rate tracker: a forward filter over the likelihoods, the rate from the PPG's peak."""
 
 from __future__ import annotations
 
@@ -29,14 +29,65 @@ def test_the_reported_rate_is_the_ppg_peak_near_the_tracked_rate() -> None:
     assert tracker.bpm == bpm
 
 
-def test_continuity_centres_on_the_rate_reported() -> None:
-    """A likelihood with two equal bumps: the one nearer the last reported rate wins."""
+STEP_NS = 2_000_000_000
+
+
+def _settled_at(bpm: float, steps: int = 10) -> HeartRateTracker:
+    tracker = HeartRateTracker()
+    for k in range(steps):
+        tracker.update(k * STEP_NS, _likelihood_at(bpm, 3.0))
+    return tracker
+
+
+def test_of_two_equal_bumps_the_one_nearer_the_belief_wins() -> None:
+    """The belief is the filter's own: a sharpened report does not move it."""
     sharpened, plain = HeartRateTracker(), HeartRateTracker()
     sharpened.update(0, _likelihood_at(100.0), _ppg_spectrum(109.0))
     plain.update(0, _likelihood_at(100.0))
     two = _likelihood_at(91.0, 3.0) + _likelihood_at(118.0, 3.0)
-    assert sharpened.update(2_000_000_000, two)[0] > 110.0
-    assert plain.update(2_000_000_000, two)[0] < 100.0
+    after_sharpened, after_plain = sharpened.update(STEP_NS, two), plain.update(STEP_NS, two)
+    assert after_plain[0] < 100.0
+    assert after_sharpened == after_plain
+
+
+def test_one_window_on_another_peak_does_not_move_the_rate() -> None:
+    tracker = _settled_at(100.0)
+    bpm, _ = tracker.update(10 * STEP_NS, _likelihood_at(140.0, 3.0))
+    assert abs(bpm - 100.0) < 3.0
+
+
+def test_a_lasting_change_of_rate_is_followed() -> None:
+    tracker = _settled_at(100.0)
+    rates = [tracker.update(k * STEP_NS, _likelihood_at(140.0, 3.0))[0] for k in range(10, 22)]
+    assert abs(rates[0] - 100.0) < 3.0
+    assert abs(rates[-1] - 140.0) < 3.0
+
+
+def test_a_longer_step_lets_the_rate_move_further() -> None:
+    """The belief diffuses with the time since the last step, not per call."""
+    after_one, after_five = _settled_at(100.0), _settled_at(100.0)
+    near = _likelihood_at(115.0, 3.0)
+    one, _ = after_one.update(10 * STEP_NS, near)
+    five, _ = after_five.update(14 * STEP_NS, near)
+    assert five > one + 5.0
+
+
+def test_after_a_long_gap_the_filter_starts_afresh() -> None:
+    tracker = _settled_at(100.0)
+    bpm, _ = tracker.update(9 * STEP_NS + int(tracker.forget_ns), _likelihood_at(150.0, 3.0))
+    assert abs(bpm - 150.0) < 2.0
+
+
+def test_a_likelihood_with_nothing_in_it_leaves_the_belief() -> None:
+    """All zeros or NaN (a broken model output): the last rate, no confidence, and the
+    next step as if that one had not come."""
+    hit, spared = _settled_at(100.0), _settled_at(100.0)
+    for bad in (np.zeros(len(HR_BINS_BPM), np.float32), np.full(len(HR_BINS_BPM), np.nan)):
+        bpm, confidence = hit.update(10 * STEP_NS, bad)
+        assert (bpm, confidence) == (spared.bpm, 0.0)
+    assert hit.update(11 * STEP_NS, _likelihood_at(110.0)) == spared.update(
+        11 * STEP_NS, _likelihood_at(110.0)
+    )
 
 
 def test_a_ppg_peak_beyond_one_spread_is_not_reported() -> None:

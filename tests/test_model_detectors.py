@@ -640,6 +640,29 @@ def test_heart_rate_unexplained_by_motion_is_an_event() -> None:
     assert abs(det.wrist.tracker.bpm - 130) < 6
 
 
+def test_a_ppg_without_a_pulse_on_a_still_wrist_is_no_event() -> None:
+    """White noise for 120 s where the PPG should pulse (the sensor lifted): the tracker
+    settles on some rate above 110 BPM, but never surely enough (the card's
+    min_confidence) for the rule to call it the wearer's heart."""
+    det = detector("ppg_hr")
+    rate_p, rate_i = 64.0, 100.0
+    seconds = 120
+    tp = (np.arange(int(seconds * rate_p)) * 1e9 / rate_p).astype(np.int64)
+    ti = (np.arange(int(seconds * rate_i)) * 1e9 / rate_i).astype(np.int64)
+    for seed in (1, 2):
+        det.reset()
+        rng = np.random.default_rng(seed)
+        ppg = rng.normal(0, 1, (len(tp), 1))
+        imu = np.tile(np.array([[0, 0, 9.81, 0, 0, 0]]), (len(ti), 1))
+        imu += rng.normal(0, 0.01, imu.shape)
+        events = []
+        for k in range(seconds):
+            si, sp = slice(k * 100, (k + 1) * 100), slice(k * 64, (k + 1) * 64)
+            events += det.on_window(_window("imu", ti[si], imu[si], rate_i))
+            events += det.on_window(_window("ppg", tp[sp], ppg[sp], rate_p))
+        assert events == [], seed
+
+
 def _still_wrist_recording(folder: Path, bpm: float, seconds: int) -> None:
     """An EDF in the wrist-PPG set's layout: a still wrist, PPG and chest ECG beats at
     ``bpm``, and the beat annotations beside it."""

@@ -59,7 +59,7 @@ THRESHOLDS = {
     "hysteresis_bpm": 10.0,
     "hold_s": 30.0,
     "settle_s": 300.0,
-    "min_confidence": 0.2,
+    "min_confidence": 0.15,
 }
 
 
@@ -312,10 +312,12 @@ likelihood per rate: {1 + MOVED_NETWORKS} networks, their logits averaged, one t
 the windows as recorded and {MOVED_NETWORKS} also on copies whose heart peak was moved to
 other rates (so that the heart's tie to the motion in these recordings is not all they
 learn); the runtime's
-tracker (`fedwear.infer.heart.HeartRateTracker`) prefers rates near the last one, and
+tracker (`fedwear.infer.heart.HeartRateTracker`) is a forward filter over the 64 rates: its
+belief diffuses by {HeartRateTracker().step_bpm:g} BPM per 2 s step and is weighed by the
+likelihood to the power {HeartRateTracker.EVIDENCE:g} (the 8 s windows overlap fourfold). It
 reports the PPG spectrum's largest peak within one spread ({HeartRateTracker().spread:g} BPM)
-of the tracked rate where that peak is at least {PLAIN_PEAK:g} of the spectrum's largest
-(elsewhere, the tracked rate).
+of the filter's rate where that peak is at least {PLAIN_PEAK:g} of the spectrum's largest
+(elsewhere, the filter's rate).
 `fedwear.detect.heart.PpgHeartRateDetector` also reports a heart rate the wearer's motion
 does not explain: above {THRESHOLDS["rest_max_bpm"]} BPM while |acc| varies by at most
 {THRESHOLDS["still_std_g"]} g, held for {THRESHOLDS["hold_s"]} s, once the wrist has not been

@@ -118,43 +118,72 @@ class WristSpectra:
 
 
 class HeartRateTracker:
-    """Picks the heart-rate bin from per-bin likelihoods, favouring continuity.
+    """A forward filter over the heart-rate bins: the rate carried from step to step.
 
-    Given the PPG's spectrum too, the rate it reports is that spectrum's largest peak
-    within one spread of the tracked rate, where that peak is plain (PLAIN_PEAK): the
+    Each step the belief over HR_BINS_BPM diffuses by ``step_bpm`` per 2 s (how fast a
+    heart rate changes) and is weighed by the model's likelihood raised to HOP_S/WINDOW_S:
+    the 8 s windows overlap, so each PPG sample is in four of them, and the exponent
+    counts its evidence once. A belief kept over many steps is not pulled onto a motion
+    peak that one window favours, as a choice made afresh from the last rate was.
+
+    Given the PPG's spectrum too, the rate reported is that spectrum's largest peak
+    within one spread of the filter's rate, where that peak is plain (PLAIN_PEAK): the
     likelihood says which peak is the heart but is blurred (3 BPM bins, trained on targets
-    3 BPM wide), the PPG's own peak is sharper. The next step's continuity centres on
-    the rate reported.
+    3 BPM wide), the PPG's own peak is sharper. The belief itself stays the filter's.
     """
 
-    def __init__(self, spread_bpm: float = 12.0, forget_s: float = 20.0) -> None:
+    EVIDENCE = HOP_S / WINDOW_S
+    LIKELIHOOD_FLOOR = 1.0 / 256.0  # one step of the int8 model's output
+
+    def __init__(
+        self, spread_bpm: float = 12.0, forget_s: float = 20.0, step_bpm: float = 4.0
+    ) -> None:
         self.spread = spread_bpm
         self.forget_ns = int(forget_s * 1e9)
+        self.step_bpm = step_bpm
+        self._hop_kernel = _diffusion(step_bpm)
         self.reset()
 
     def reset(self) -> None:
         self.bpm: float | None = None
         self._t = 0
+        self._belief: np.ndarray | None = None
 
     def update(
         self, t_ns: int, likelihood: np.ndarray, ppg_spectrum: np.ndarray | None = None
     ) -> tuple[float, float]:
-        """(bpm, confidence 0..1) for this step; ``ppg_spectrum`` over HR_BINS_BPM."""
-        p = np.maximum(likelihood.astype(np.float64), 0.0)
-        if self.bpm is not None and t_ns - self._t < self.forget_ns:
-            prior = np.exp(-0.5 * ((HR_BINS_BPM - self.bpm) / self.spread) ** 2)
-            p = p * (prior + 0.02)
-        total = float(p.sum())
-        if total <= 0:
+        """(bpm, confidence 0..1) for this step; ``ppg_spectrum`` over HR_BINS_BPM.
+
+        The confidence is the belief's share at its most likely bin."""
+        evidence = np.maximum(likelihood.astype(np.float64), 0.0)
+        if not np.all(np.isfinite(evidence)) or not evidence.any():
             return (self.bpm or 0.0), 0.0
-        p /= total
+        evidence = np.maximum(evidence / evidence.sum(), self.LIKELIHOOD_FLOOR) ** self.EVIDENCE
+        belief = self._carried(t_ns)
+        p = evidence if belief is None else belief * evidence
+        p /= p.sum()
         k = int(np.argmax(p))
         lo, hi = max(0, k - 1), min(len(p), k + 2)
         bpm = float((HR_BINS_BPM[lo:hi] * p[lo:hi]).sum() / p[lo:hi].sum())
         if ppg_spectrum is not None:
             bpm = peak_near(ppg_spectrum, bpm, self.spread)
-        self.bpm, self._t = bpm, t_ns
+        self._belief, self.bpm, self._t = p, bpm, t_ns
         return bpm, float(p[k])
+
+    def _carried(self, t_ns: int) -> np.ndarray | None:
+        """The last belief moved on to ``t_ns``; None after a gap of ``forget_s`` or more."""
+        if self._belief is None or t_ns - self._t >= self.forget_ns:
+            return None
+        hops = max(t_ns - self._t, 0) / (HOP_S * 1e9)
+        kernel = self._hop_kernel if hops <= 1.0 else _diffusion(self.step_bpm * np.sqrt(hops))
+        return kernel @ self._belief
+
+
+def _diffusion(sigma_bpm: float) -> np.ndarray:
+    """Column-stochastic: column j is where a rate in bin j may be one step later."""
+    d = HR_BINS_BPM[:, None] - HR_BINS_BPM[None, :]
+    kernel = np.exp(-0.5 * (d / sigma_bpm) ** 2)
+    return kernel / kernel.sum(axis=0, keepdims=True)
 
 
 def peak_near(spectrum: np.ndarray, bpm: float, within_bpm: float) -> float:
