@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fedwear.config import Config
-from fedwear.detect.base import Event, Window
+from fedwear.detect.base import Detector, Event, Window
 from fedwear.detect.beats import beat_class
 from fedwear.detect.fall import FallDetector
 from fedwear.detect.models import build_model_detectors, load_detector
@@ -620,21 +620,37 @@ def test_ppg_heart_rate_follows_the_chest_ecg() -> None:
     assert mae is not None and mae < 10
 
 
-def test_heart_rate_unexplained_by_motion_is_an_event() -> None:
-    """Still wrist, PPG pulsing at 130 BPM for 60 s: the rule fires once."""
-    det = detector("ppg_hr")
+def _still_wrist_events(
+    det: Detector,
+    ppg_of: Callable[[np.ndarray], np.ndarray],
+    seconds: int,
+    rng: np.random.Generator,
+) -> list[Event]:
+    """Feed ``det`` a still wrist (gravity and 0.01 m/s² noise from ``rng``) and the PPG
+    ``ppg_of`` gives for the PPG's timestamps, a second of each stream at a time."""
     rate_p, rate_i = 64.0, 100.0
-    seconds = 60
     tp = (np.arange(int(seconds * rate_p)) * 1e9 / rate_p).astype(np.int64)
     ti = (np.arange(int(seconds * rate_i)) * 1e9 / rate_i).astype(np.int64)
-    ppg = np.sin(2 * np.pi * (130 / 60) * tp / 1e9)[:, None]
+    ppg = ppg_of(tp)
     imu = np.tile(np.array([[0, 0, 9.81, 0, 0, 0]]), (len(ti), 1))
-    imu += np.random.default_rng(1).normal(0, 0.01, imu.shape)
-    events = []
+    imu += rng.normal(0, 0.01, imu.shape)
+    events: list[Event] = []
     for k in range(seconds):
         si, sp = slice(k * 100, (k + 1) * 100), slice(k * 64, (k + 1) * 64)
         events += det.on_window(_window("imu", ti[si], imu[si], rate_i))
         events += det.on_window(_window("ppg", tp[sp], ppg[sp], rate_p))
+    return events
+
+
+def test_heart_rate_unexplained_by_motion_is_an_event() -> None:
+    """Still wrist, PPG pulsing at 130 BPM for 60 s: the rule fires once."""
+    det = detector("ppg_hr")
+    events = _still_wrist_events(
+        det,
+        lambda tp: np.sin(2 * np.pi * (130 / 60) * tp / 1e9)[:, None],
+        60,
+        np.random.default_rng(1),
+    )
     kinds = [e.kind for e in events]
     assert kinds == ["heart_rate_unexplained"]
     assert abs(det.wrist.tracker.bpm - 130) < 6
@@ -645,21 +661,10 @@ def test_a_ppg_without_a_pulse_on_a_still_wrist_is_no_event() -> None:
     settles on some rate above 110 BPM, but never surely enough (the card's
     min_confidence) for the rule to call it the wearer's heart."""
     det = detector("ppg_hr")
-    rate_p, rate_i = 64.0, 100.0
-    seconds = 120
-    tp = (np.arange(int(seconds * rate_p)) * 1e9 / rate_p).astype(np.int64)
-    ti = (np.arange(int(seconds * rate_i)) * 1e9 / rate_i).astype(np.int64)
     for seed in (1, 2):
         det.reset()
         rng = np.random.default_rng(seed)
-        ppg = rng.normal(0, 1, (len(tp), 1))
-        imu = np.tile(np.array([[0, 0, 9.81, 0, 0, 0]]), (len(ti), 1))
-        imu += rng.normal(0, 0.01, imu.shape)
-        events = []
-        for k in range(seconds):
-            si, sp = slice(k * 100, (k + 1) * 100), slice(k * 64, (k + 1) * 64)
-            events += det.on_window(_window("imu", ti[si], imu[si], rate_i))
-            events += det.on_window(_window("ppg", tp[sp], ppg[sp], rate_p))
+        events = _still_wrist_events(det, lambda tp, r=rng: r.normal(0, 1, (len(tp), 1)), 120, rng)
         assert events == [], seed
 
 
