@@ -32,7 +32,7 @@ from common import (
 
 from fedwear.infer.engine import load_model
 from fedwear.infer.features import SpectrumBank
-from fedwear.infer.heart import HR_BINS_BPM, HeartRateTracker
+from fedwear.infer.heart import HR_BINS_BPM, WINDOW_S, HeartRateTracker
 from fedwear.infer.normal import NORMAL_FEATURES, wrist_features
 
 PPG_HZ, IMU_HZ = 64.0, 100.0
@@ -45,10 +45,11 @@ def recording_features(path: Path, hr_model: Any, lifted: bool = False) -> np.nd
     motion is the recording's), through the heart-rate model and tracker as on a device."""
     tracker = HeartRateTracker()
     noise = np.random.default_rng(0)
-    bank = SpectrumBank(round(8.0 * PPG_HZ), PPG_HZ, HR_BINS_BPM / 60.0)
+    # The runtime's PPG spectrum (as WristSpectra.ppg_bank), for the noise of a lifted sensor.
+    bank = SpectrumBank(round(WINDOW_S * PPG_HZ), PPG_HZ, HR_BINS_BPM / 60.0) if lifted else None
     rows = []
     for t_ns, spec, imu in wrist_steps(path, PPG_HZ, IMU_HZ):
-        if lifted:
+        if bank is not None:
             spec = spec.copy()
             spec[:, 0] = bank(noise.normal(size=(bank.n, 1)))
         bpm, conf = tracker.update(t_ns, hr_model.run(spec)[0].reshape(-1), spec[:, 0])

@@ -300,6 +300,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
         rows,
     )
     mean_of_recordings = overall["mean_of_recordings_mae_bpm"]
+    tracker = HeartRateTracker()  # its defaults, which the card describes
     md = f"""# Model card: ppg_hr (heart rate from wrist PPG under motion)
 
 Built by `tools/train/build_models.py` (this file is generated; do not edit).
@@ -313,9 +314,9 @@ the windows as recorded and {MOVED_NETWORKS} also on copies whose heart peak was
 other rates (so that the heart's tie to the motion in these recordings is not all they
 learn); the runtime's
 tracker (`fedwear.infer.heart.HeartRateTracker`) is a forward filter over the 64 rates: its
-belief diffuses by {HeartRateTracker().step_bpm:g} BPM per 2 s step and is weighed by the
-likelihood to the power {HeartRateTracker.EVIDENCE:g} (the 8 s windows overlap fourfold). It
-reports the PPG spectrum's largest peak within one spread ({HeartRateTracker().spread:g} BPM)
+belief diffuses by {tracker.step_bpm:g} BPM per 2 s step and is weighed by the
+likelihood to the power {tracker.EVIDENCE:g} (the 8 s windows overlap fourfold). It
+reports the PPG spectrum's largest peak within one spread ({tracker.spread:g} BPM)
 of the filter's rate where that peak is at least {PLAIN_PEAK:g} of the spectrum's largest
 (elsewhere, the filter's rate).
 `fedwear.detect.heart.PpgHeartRateDetector` also reports a heart rate the wearer's motion
