@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from fedwear.infer.features import SpectrumBank
-from fedwear.infer.heart import HR_BINS_BPM, HeartRateTracker
+from fedwear.infer.heart import HR_BINS_BPM, WINDOW_S, HeartRateTracker
 
-PPG_HZ, WINDOW_S = 64.0, 8.0
+PPG_HZ = 64.0
 
 
 def _likelihood_at(bpm: float, width_bpm: float = 6.0) -> np.ndarray:
