@@ -149,17 +149,55 @@ def train_one(x: np.ndarray, bpm: np.ndarray) -> Any:
 def fit(x: np.ndarray, bpm: np.ndarray) -> Any:
     """The networks in one model: the mean of their logits, then the softmax (the
     geometric mean of their likelihoods)."""
-    from tensorflow import keras
-
     fresh_names()
     members = [train_one(x, bpm)]
     for k in range(MOVED_NETWORKS):
         xm, ym = moved_hearts(x, bpm, np.random.default_rng(SEED + k))
         members.append(train_one(np.concatenate([x, xm]), np.concatenate([bpm, ym])))
+    return side_by_side(members)
+
+
+def side_by_side(members: list[Any]) -> Any:
+    """The members as one network of the same function: their first convolutions as one
+    of all their filters, their second as one grouped convolution (each member's filters
+    see only its own channels), their last with the logits' mean folded in (kernels / n,
+    the mean bias). 4 convolutions in place of 3 per member and the ops that join them:
+    bigger convolutions, fewer ops, a smaller file (docs/benchmarks.md)."""
+    from tensorflow import keras
+
+    n = len(members)
+    convs = [[la for la in m.layers if isinstance(la, keras.layers.Conv1D)] for m in members]
+    kernels = [[c.get_weights()[0] for c in net] for net in convs]
+    biases = [[c.get_weights()[1] for c in net] for net in convs]
+
+    def like(member_layer: Any, filters: int, groups: int = 1) -> Any:
+        """A member's convolution, wider. Zero-initialised: building it draws nothing from
+        the seeded generator, so the networks trained after it (the next fold's) start
+        from the draws they would have had."""
+        return keras.layers.Conv1D(
+            filters,
+            member_layer.kernel_size,
+            padding=member_layer.padding,
+            activation=member_layer.activation,
+            groups=groups,
+            kernel_initializer="zeros",
+            bias_initializer="zeros",
+        )
+
+    width = convs[0][0].filters
+    first, second = like(convs[0][0], n * width), like(convs[0][1], n * width, groups=n)
+    last = like(convs[0][2], 1)
     inp = keras.Input((len(HR_BINS_BPM), SPECTRA_CHANNELS), name="spectra")
-    logits = [keras.Model(m.input, m.get_layer("logits").output)(inp) for m in members]
-    out = keras.layers.Softmax(name="likelihood")(keras.layers.Average()(logits))
-    return keras.Model(inp, out)
+    logits = keras.layers.Flatten(name="logits")(last(second(first(inp))))
+    model = keras.Model(inp, keras.layers.Softmax(name="likelihood")(logits))
+    for layer, i in ((first, 0), (second, 1)):
+        layer.set_weights(
+            [np.concatenate([k[i] for k in kernels], -1), np.concatenate([b[i] for b in biases])]
+        )
+    last.set_weights(
+        [np.concatenate([k[2] for k in kernels], 1) / n, np.mean([b[2] for b in biases], 0)]
+    )
+    return model
 
 
 def peak_visible(spectra: np.ndarray, refs: np.ndarray, peaks: int = 3) -> float:
@@ -312,8 +350,10 @@ rate (where arm swing and stride put the harmonics that reach the PPG), and give
 likelihood per rate: {1 + MOVED_NETWORKS} networks, their logits averaged, one trained on
 the windows as recorded and {MOVED_NETWORKS} also on copies whose heart peak was moved to
 other rates (so that the heart's tie to the motion in these recordings is not all they
-learn); the runtime's
-tracker (`fedwear.infer.heart.HeartRateTracker`) is a forward filter over the 64 rates: its
+learn). The file holds them as one network of the same function: one convolution with
+all their first filters, one grouped convolution, and one with the logits' mean folded
+in. The runtime's tracker (`fedwear.infer.heart.HeartRateTracker`) is a forward filter
+over the 64 rates: its
 belief diffuses by {tracker.step_bpm:g} BPM per 2 s step and is weighed by the
 likelihood to the power {tracker.EVIDENCE:g} (the 8 s windows overlap fourfold). It
 reports the PPG spectrum's largest peak within one spread ({tracker.spread:g} BPM)
