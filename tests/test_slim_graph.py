@@ -3,17 +3,11 @@ of one window. Needs TensorFlow (the ``[train]`` extra); skipped without it."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from training_tools import use_training_tools
 
-TRAINING_TOOLS = Path(__file__).resolve().parents[1] / "tools" / "train"
-if not TRAINING_TOOLS.is_dir():
-    pytest.skip("the training tools are in the source checkout only", allow_module_level=True)
-pytest.importorskip("tensorflow", reason="the [train] extra is not installed")
-sys.path.insert(0, str(TRAINING_TOOLS))
+use_training_tools(tensorflow=True)
 
 import common  # noqa: E402
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from training_tools import use_training_tools
 
-TRAINING_TOOLS = Path(__file__).resolve().parents[1] / "tools" / "train"
-if not TRAINING_TOOLS.is_dir():
-    # The device's suite (ptest, the QEMU guest) has tests/ but not tools/: a marker alone
-    # would not stop the import below at collection.
-    pytest.skip("the training tools are in the source checkout only", allow_module_level=True)
-sys.path.insert(0, str(TRAINING_TOOLS))
+use_training_tools()
 
 import beats  # noqa: E402
 
