@@ -31,8 +31,7 @@ from common import (
 )
 
 from fedwear.infer.engine import load_model
-from fedwear.infer.features import SpectrumBank
-from fedwear.infer.heart import HR_BINS_BPM, WINDOW_S, HeartRateTracker
+from fedwear.infer.heart import HeartRateTracker, WristSpectra
 from fedwear.infer.normal import NORMAL_FEATURES, wrist_features
 
 PPG_HZ, IMU_HZ = 64.0, 100.0
@@ -45,8 +44,8 @@ def recording_features(path: Path, hr_model: Any, lifted: bool = False) -> np.nd
     motion is the recording's), through the heart-rate model and tracker as on a device."""
     tracker = HeartRateTracker()
     noise = np.random.default_rng(0)
-    # The runtime's PPG spectrum (as WristSpectra.ppg_bank), for the noise of a lifted sensor.
-    bank = SpectrumBank(round(WINDOW_S * PPG_HZ), PPG_HZ, HR_BINS_BPM / 60.0) if lifted else None
+    # The runtime's own PPG spectrum, for the noise of a lifted sensor.
+    bank = WristSpectra(PPG_HZ, IMU_HZ).ppg_bank if lifted else None
     rows = []
     for t_ns, spec, imu in wrist_steps(path, PPG_HZ, IMU_HZ):
         if bank is not None:
