@@ -184,9 +184,9 @@ def side_by_side(members: list[Any]) -> Any:
             bias_initializer="zeros",
         )
 
-    width = convs[0][0].filters
-    first, second = like(convs[0][0], n * width), like(convs[0][1], n * width, groups=n)
-    last = like(convs[0][2], 1)
+    one = convs[0]
+    first, second = like(one[0], n * one[0].filters), like(one[1], n * one[1].filters, groups=n)
+    last = like(one[2], one[2].filters)
     inp = keras.Input((len(HR_BINS_BPM), SPECTRA_CHANNELS), name="spectra")
     logits = keras.layers.Flatten(name="logits")(last(second(first(inp))))
     model = keras.Model(inp, keras.layers.Softmax(name="likelihood")(logits))
