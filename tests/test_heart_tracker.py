@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from fedwear.infer.features import SpectrumBank
-from fedwear.infer.heart import HR_BINS_BPM, WINDOW_S, HeartRateTracker
+from fedwear.infer.heart import HR_BINS_BPM, WINDOW_S, HeartRateTracker, largest_peaks
 
 PPG_HZ = 64.0
 
@@ -126,3 +126,21 @@ def test_a_ppg_without_a_pulse_leaves_the_tracked_rate() -> None:
     tracker = HeartRateTracker()
     bpm, _ = tracker.update(0, _likelihood_at(100.0), np.zeros(len(HR_BINS_BPM), np.float32))
     assert abs(bpm - 100.0) < 1.5
+
+
+def test_largest_peaks_are_the_spectrums_maxima_largest_first_between_bins() -> None:
+    t = np.arange(int(WINDOW_S * PPG_HZ)) / PPG_HZ
+    bank = SpectrumBank(len(t), PPG_HZ, HR_BINS_BPM / 60.0)
+    pulse = 1.0 * np.sin(2 * np.pi * 71.5 / 60.0 * t) + 0.5 * np.sin(2 * np.pi * 143.0 / 60.0 * t)
+    peaks = largest_peaks(bank(pulse[:, None]), 5)
+    assert len(peaks) == 5
+    assert abs(peaks[0] - 71.5) < 0.5 and abs(peaks[1] - 143.0) < 0.5
+    assert largest_peaks(bank(pulse[:, None]), 1) == peaks[:1]
+
+
+def test_a_flat_spectrum_has_no_peaks_and_a_plateau_is_one() -> None:
+    assert largest_peaks(np.zeros(len(HR_BINS_BPM)), 3) == ()
+    plateau = np.zeros(len(HR_BINS_BPM))
+    plateau[20:23] = 1.0
+    (peak,) = largest_peaks(plateau, 3)
+    assert HR_BINS_BPM[20] <= peak <= HR_BINS_BPM[22]

@@ -1101,6 +1101,59 @@ def test_eval_ppg_hr_counts_estimates_without_reference(tmp_path: Path) -> None:
     assert half["flagged_windows"] == whole["flagged_windows"]
 
 
+def test_what_the_input_allows_scores_the_nearest_of_the_largest_peaks() -> None:
+    """The heart counts as visible only among the 3 largest peaks; the oracle takes the
+    nearest of 3 and of 5; a window with no peak at all (flat PPG) is visible nowhere and
+    left out of the oracle."""
+    from fedwear.evaluate.ppg import what_the_input_allows
+
+    figures = what_the_input_allows(
+        [
+            (100.0, (140.0, 70.0, 60.0, 99.5, 101.0)),  # the heart is the 4th largest peak
+            (120.0, (118.0, 50.0)),  # the 1st
+            (90.0, ()),
+        ]
+    )
+    assert figures == {
+        "heart_visible_percent": round(100 / 3, 1),
+        "nearest_of_3_peaks_mae_bpm": 16.0,  # (30 + 2) / 2
+        "nearest_of_5_peaks_mae_bpm": 1.25,  # (0.5 + 2) / 2
+    }
+    assert what_the_input_allows([]) == {
+        "heart_visible_percent": None,
+        "nearest_of_3_peaks_mae_bpm": None,
+        "nearest_of_5_peaks_mae_bpm": None,
+    }
+
+
+def test_eval_ppg_hr_says_what_the_input_allows() -> None:
+    """Beside the detector's error, each recording's and the overall figures say how often
+    the heart was among the PPG's largest peaks and what an oracle choosing among them
+    scores; the table shows them."""
+    from fedwear.evaluate.command import format_table
+    from fedwear.evaluate.ppg import evaluate_ppg, reference_beats, reference_bpm
+
+    excerpt = bundled_recording()
+    det = detector("ppg_hr")
+    result = evaluate_ppg(excerpt.parent, lambda: det)
+    (one,) = result["per_recording"].values()
+    beats = reference_beats(excerpt)
+    refs = [reference_bpm(beats, e.t_ns / 1e9) for e in det.estimates]
+    assert all(len(e.ppg_peaks) == det.RECORDED_PEAKS for e in det.estimates)
+    nearest = [
+        min(abs(p - r) for p in e.ppg_peaks[:3])
+        for e, r in zip(det.estimates, refs, strict=True)
+        if r
+    ]
+    assert one["nearest_of_3_peaks_mae_bpm"] == round(float(np.mean(nearest)), 2)
+    assert 0 < one["nearest_of_5_peaks_mae_bpm"] <= one["nearest_of_3_peaks_mae_bpm"]
+    assert 0 < one["heart_visible_percent"] <= 100
+    for key in ("heart_visible_percent", "nearest_of_3_peaks_mae_bpm"):
+        assert result["overall"][key] == one[key]
+    header = format_table({"detector": "ppg-hr", **result}).splitlines()[0]
+    assert "nearest of 3" in header and "visible %" in header
+
+
 def test_eval_bad_folders(tmp_path: Path, fedwear_eval: EvalRun) -> None:
     r = fedwear_eval("fall", str(tmp_path / "missing"))
     assert r.returncode == 30 and "not a folder" in r.stderr

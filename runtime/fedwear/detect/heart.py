@@ -8,17 +8,30 @@ confident enough.
 
 from __future__ import annotations
 
-__all__ = ["PpgHeartRateDetector"]
+__all__ = ["Estimate", "PpgHeartRateDetector"]
+
+from typing import NamedTuple
 
 from ..infer.features import acc_spread_g
+from ..infer.heart import largest_peaks
 from .base import Detector, Event, Window
 from .unexplained import UnexplainedHeartRate
 from .wrist import WristEstimator
 
 
+class Estimate(NamedTuple):
+    """One 2 s step's rate, kept for evaluation (``record_estimates``)."""
+
+    t_ns: int
+    bpm: float
+    confidence: float
+    ppg_peaks: tuple[float, ...]  # the PPG spectrum's largest peaks (RECORDED_PEAKS)
+
+
 class PpgHeartRateDetector(Detector):
     name = "ppg_hr"
     streams = frozenset({"ppg", "imu"})
+    RECORDED_PEAKS = 5
 
     def __init__(self, wrist: WristEstimator) -> None:
         card = wrist.model.card
@@ -32,7 +45,7 @@ class PpgHeartRateDetector(Detector):
             card.number("thresholds", "settle_s"),
         )
         self.min_confidence = card.number("thresholds", "min_confidence")
-        self.estimates: list[tuple[int, float, float]] = []  # (t_ns, bpm, confidence)
+        self.estimates: list[Estimate] = []
         self.record_estimates = False
         self.reset()
 
@@ -47,7 +60,8 @@ class PpgHeartRateDetector(Detector):
         events: list[Event] = []
         for step in self.wrist.steps(w):
             if self.record_estimates:
-                self.estimates.append((step.t_ns, step.bpm, step.confidence))
+                peaks = largest_peaks(step.spectra[:, 0], self.RECORDED_PEAKS)
+                self.estimates.append(Estimate(step.t_ns, step.bpm, step.confidence, peaks))
             moving_g = acc_spread_g(step.imu)
             events += self._unexplained(step.t_ns, step.bpm, step.confidence, moving_g, w.stream)
         return events

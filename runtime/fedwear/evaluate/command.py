@@ -116,13 +116,17 @@ def format_table(result: dict[str, Any]) -> str:
         rows = [row(k, v) for k, v in result["per_subject"].items()]
     elif detector == "ppg-hr":
         # "no ref": estimates without reference beats around them; "flagged": steps with
-        # gaps or non-finite samples, which give no estimate
-        header = ["recording", "MAE bpm", "windows", "no ref", "flagged", "hours"]
-        header += ["unexplained HR events"]
+        # gaps or non-finite samples, which give no estimate; "visible %" and "nearest of
+        # 3/5": what the input allows (evaluate/ppg.py)
+        header = ["recording", "MAE bpm", "nearest of 3", "nearest of 5", "visible %"]
+        header += ["windows", "no ref", "flagged", "hours", "unexplained HR events"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
             keys = (
                 "mae_bpm",
+                "nearest_of_3_peaks_mae_bpm",
+                "nearest_of_5_peaks_mae_bpm",
+                "heart_visible_percent",
                 "windows",
                 "windows_without_reference",
                 "flagged_windows",
