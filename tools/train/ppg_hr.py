@@ -35,6 +35,7 @@ from common import (
 from fedwear.detect.heart import PpgHeartRateDetector
 from fedwear.detect.wrist import WristEstimator
 from fedwear.evaluate.ppg import (
+    BOUND_PEAKS,
     VISIBLE_PEAKS,
     VISIBLE_WITHIN_BPM,
     evaluate_ppg,
@@ -99,8 +100,7 @@ HEART_NEAR_BPM = VISIBLE_WITHIN_BPM
 # model's error.
 INPUT_ALLOWS = (
     "heart_visible_percent",
-    "nearest_of_3_peaks_mae_bpm",
-    "nearest_of_5_peaks_mae_bpm",
+    *(f"nearest_of_{k}_peaks_mae_bpm" for k in BOUND_PEAKS),
 )
 MOVED_COPIES = 3
 MOVED_NETWORKS = 2  # beside the one trained on the windows as recorded

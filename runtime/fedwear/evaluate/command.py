@@ -118,14 +118,15 @@ def format_table(result: dict[str, Any]) -> str:
         # "no ref": estimates without reference beats around them; "flagged": steps with
         # gaps or non-finite samples, which give no estimate; "visible %" and "nearest of
         # 3/5": what the input allows (evaluate/ppg.py)
-        header = ["recording", "MAE bpm", "nearest of 3", "nearest of 5", "visible %"]
-        header += ["windows", "no ref", "flagged", "hours", "unexplained HR events"]
+        from .ppg import BOUND_PEAKS
+
+        header = ["recording", "MAE bpm", *(f"nearest of {k}" for k in BOUND_PEAKS)]
+        header += ["visible %", "windows", "no ref", "flagged", "hours", "unexplained HR events"]
 
         def row(name: str, r: dict[str, Any]) -> list[str]:
             keys = (
                 "mae_bpm",
-                "nearest_of_3_peaks_mae_bpm",
-                "nearest_of_5_peaks_mae_bpm",
+                *(f"nearest_of_{k}_peaks_mae_bpm" for k in BOUND_PEAKS),
                 "heart_visible_percent",
                 "windows",
                 "windows_without_reference",

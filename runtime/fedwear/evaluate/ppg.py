@@ -13,7 +13,15 @@ what fails; where it is near, the sensor's PPG is.
 
 from __future__ import annotations
 
-__all__ = ["BOUND_PEAKS", "VISIBLE_WITHIN_BPM", "evaluate_ppg", "reference_beats", "reference_bpm"]
+__all__ = [
+    "BOUND_PEAKS",
+    "VISIBLE_PEAKS",
+    "VISIBLE_WITHIN_BPM",
+    "evaluate_ppg",
+    "reference_beats",
+    "reference_bpm",
+    "what_the_input_allows",
+]
 
 from collections.abc import Callable
 from pathlib import Path
