@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FedwearError
+from .ppg import BOUND_PEAKS
 from .scoring import curve_points
 
 
@@ -185,9 +186,17 @@ def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
             _bars(
                 plt,
                 list(per),
-                {"MAE bpm": [v["mae_bpm"] for v in per.values()]},
-                "BPM",
-                "heart-rate error per recording",
+                {
+                    "detector": [v["mae_bpm"] for v in per.values()],
+                    **{
+                        f"nearest of {k} PPG peaks": [
+                            v[f"nearest_of_{k}_peaks_mae_bpm"] for v in per.values()
+                        ]
+                        for k in BOUND_PEAKS
+                    },
+                },
+                "MAE, BPM",
+                "heart-rate error per recording, and what the PPG allows",
                 directory / "ppg_hr_mae.png",
             )
         )
