@@ -13,13 +13,7 @@ Needs the float32 twins that tools/train/build_models.py leaves in .cache/train/
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from fedwear.infer.card import models_dir
-
-ROOT = Path(__file__).resolve().parents[2]
-MODELS, WORK = models_dir(), ROOT / ".cache" / "train"
-NAMES = ("fall", "beats", "ppg_hr", "normal")
+from models import MODELS, NAMES, WORK  # tools/bench/models.py: the same files
 
 
 def weight_bytes(content: bytes) -> int:
