@@ -3,30 +3,18 @@ measured: a change that moves them means the cards may no longer hold."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from source_tools import tool_module
 
-ROOT = Path(__file__).resolve().parents[1]
-TOOL = ROOT / "tools" / "data" / "in_sample_figures.py"
 PINNED = Path(__file__).parent / "data" / "in_sample_figures.json"
 REDO = (
     "rebuild the models (tools/train/build_models.py) so their cards are measured with this "
     "code, then pin again (tools/data/in_sample_figures.py)"
 )
-
-
-def _tool() -> Any:
-    if not TOOL.is_file():
-        pytest.skip("tools/ is in the source checkout only")
-    spec = importlib.util.spec_from_file_location("in_sample_figures", TOOL)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _differences(pinned: Any, now: Any, where: str = "") -> list[str]:
@@ -54,7 +42,7 @@ def _differences(pinned: Any, now: Any, where: str = "") -> list[str]:
 @pytest.mark.slow
 def test_the_pipeline_gives_the_shipped_models_the_figures_pinned(shared_data: Path) -> None:
     pytest.importorskip("wfdb")
-    tool = _tool()
+    tool = tool_module("data/in_sample_figures.py")
     pinned = json.loads(PINNED.read_text())
     assert pinned["models"] == tool.model_hashes(), f"the models changed: {REDO}"
     changed = _differences(pinned, tool.figures(shared_data))

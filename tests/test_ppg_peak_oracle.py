@@ -3,36 +3,20 @@ and its motion canceller removes what the accelerometer explains."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from typing import Any
-
 import numpy as np
-import pytest
+from source_tools import tool_module
 
 from fedwear.detect.models import load_detector
 from fedwear.evaluate.ppg import evaluate_ppg
 from fedwear.infer.card import models_dir
 from fedwear.ingest.replay import bundled_recording
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "data" / "ppg_peak_oracle.py"
-
-
-def _tool() -> Any:
-    if not TOOL.is_file():
-        pytest.skip("tools/ is in the source checkout only")
-    spec = importlib.util.spec_from_file_location("ppg_peak_oracle", TOOL)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_the_tools_bound_on_the_runtimes_window_is_the_evaluations() -> None:
     """8 s at 64 Hz, as the runtime: the script's 1 BPM spectra and band-pass give the
     bound `fedwear eval ppg-hr` gives from the runtime's own spectra, within 1 BPM."""
     excerpt = bundled_recording()
-    errors = _tool().oracle_errors(excerpt, 64.0, 8.0, nlms=False)
+    errors = tool_module("data/ppg_peak_oracle.py").oracle_errors(excerpt, 64.0, 8.0, nlms=False)
     means = {k: float(np.mean(v)) for k, v in errors.items()}
     assert means[5] <= means[3] <= means[1]
     det = load_detector("ppg_hr", {"imu": 100.0, "ppg": 64.0}, models_dir())
@@ -46,7 +30,7 @@ def test_the_canceller_removes_the_motion_and_keeps_the_pulse() -> None:
     """A pulse at 90 BPM under three times its amplitude of arm swing at 144 BPM, which
     the accelerometer sees with another phase: after the canceller the largest peak is
     the pulse, before it the swing."""
-    tool = _tool()
+    tool = tool_module("data/ppg_peak_oracle.py")
     hz = 64.0
     t = np.arange(int(60 * hz)) / hz
     swing = np.sin(2 * np.pi * 2.4 * t + 0.7)
