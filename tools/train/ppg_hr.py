@@ -39,6 +39,7 @@ from fedwear.evaluate.ppg import (
     VISIBLE_PEAKS,
     VISIBLE_WITHIN_BPM,
     evaluate_ppg,
+    nearest_peaks_key,
     reference_beats,
     reference_bpm,
 )
@@ -100,7 +101,7 @@ HEART_NEAR_BPM = VISIBLE_WITHIN_BPM
 # model's error.
 INPUT_ALLOWS = (
     "heart_visible_percent",
-    *(f"nearest_of_{k}_peaks_mae_bpm" for k in BOUND_PEAKS),
+    *(nearest_peaks_key(k) for k in BOUND_PEAKS),
 )
 MOVED_COPIES = 3
 MOVED_NETWORKS = 2  # beside the one trained on the windows as recorded
@@ -340,8 +341,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
             v["mae_bpm"],
             baseline[n],
             constant[n],
-            allows["nearest_of_3_peaks_mae_bpm"][n],
-            allows["nearest_of_5_peaks_mae_bpm"][n],
+            *(allows[nearest_peaks_key(k)][n] for k in BOUND_PEAKS),
             visible[n],
             ratio[n],
             v["windows"],
@@ -354,8 +354,7 @@ def main(data: Path, out: Path, work: Path) -> dict[str, Any]:
             "MAE BPM (model)",
             "MAE BPM (classical)",
             "MAE BPM (constant)",
-            "nearest of 3 peaks",
-            "nearest of 5 peaks",
+            *(f"nearest of {k} peaks" for k in BOUND_PEAKS),
             "heart visible %",
             "heart ÷ motion",
             "windows",

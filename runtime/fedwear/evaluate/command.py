@@ -118,7 +118,7 @@ def format_table(result: dict[str, Any]) -> str:
         # "no ref": estimates without reference beats around them; "flagged": steps with
         # gaps or non-finite samples, which give no estimate; "visible %" and "nearest of
         # 3/5": what the input allows (evaluate/ppg.py)
-        from .ppg import BOUND_PEAKS
+        from .ppg import BOUND_PEAKS, nearest_peaks_key
 
         header = ["recording", "MAE bpm", *(f"nearest of {k}" for k in BOUND_PEAKS)]
         header += ["visible %", "windows", "no ref", "flagged", "hours", "unexplained HR events"]
@@ -126,7 +126,7 @@ def format_table(result: dict[str, Any]) -> str:
         def row(name: str, r: dict[str, Any]) -> list[str]:
             keys = (
                 "mae_bpm",
-                *(f"nearest_of_{k}_peaks_mae_bpm" for k in BOUND_PEAKS),
+                *(nearest_peaks_key(k) for k in BOUND_PEAKS),
                 "heart_visible_percent",
                 "windows",
                 "windows_without_reference",

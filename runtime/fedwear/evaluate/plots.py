@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FedwearError
-from .ppg import BOUND_PEAKS
+from .ppg import BOUND_PEAKS, nearest_peaks_key
 from .scoring import curve_points
 
 
@@ -189,9 +189,7 @@ def write_plots(result: dict[str, Any], directory: Path) -> list[Path]:
                 {
                     "detector": [v["mae_bpm"] for v in per.values()],
                     **{
-                        f"nearest of {k} PPG peaks": [
-                            v[f"nearest_of_{k}_peaks_mae_bpm"] for v in per.values()
-                        ]
+                        f"nearest of {k} PPG peaks": [v[nearest_peaks_key(k)] for v in per.values()]
                         for k in BOUND_PEAKS
                     },
                 },

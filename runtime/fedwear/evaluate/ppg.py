@@ -18,6 +18,7 @@ __all__ = [
     "VISIBLE_PEAKS",
     "VISIBLE_WITHIN_BPM",
     "evaluate_ppg",
+    "nearest_peaks_key",
     "reference_beats",
     "reference_bpm",
     "what_the_input_allows",
@@ -43,6 +44,11 @@ from .skipped import SkippedRecordings
 VISIBLE_PEAKS = 3
 VISIBLE_WITHIN_BPM = 6.0
 BOUND_PEAKS = (VISIBLE_PEAKS, PpgHeartRateDetector.RECORDED_PEAKS)
+
+
+def nearest_peaks_key(count: int) -> str:
+    """The figures' name for the oracle's MAE over ``count`` peaks."""
+    return f"nearest_of_{count}_peaks_mae_bpm"
 
 
 def reference_bpm(beats_s: np.ndarray, end_s: float) -> float | None:
@@ -162,7 +168,5 @@ def what_the_input_allows(refs_and_peaks: list[tuple[float, tuple[float, ...]]])
         nearest = [
             min(abs(p - ref) for p in peaks[:count]) for ref, peaks in refs_and_peaks if peaks
         ]
-        figures[f"nearest_of_{count}_peaks_mae_bpm"] = (
-            round(float(np.mean(nearest)), 2) if nearest else None
-        )
+        figures[nearest_peaks_key(count)] = round(float(np.mean(nearest)), 2) if nearest else None
     return figures
